@@ -1,0 +1,47 @@
+package restorable
+
+import (
+	"fmt"
+	"strings"
+)
+
+// InputError reports a restore source, a context value or a prop that restorable
+// cannot use. Its message names the setting, the value given, what is wrong with
+// it and how to fix it, so that a failed `cdk synth` tells the operator what to do.
+type InputError struct {
+	// Construct is the path of the construct the setting belongs to, if known.
+	Construct string
+	// Setting is the prop or context key that holds the bad value, for example
+	// "snapshotArn" or "AuroraSource.RestoreToTime".
+	Setting string
+	// Value is the value as given.
+	Value string
+	// Problem says what is wrong with the value.
+	Problem string
+	// Fix says what to do instead.
+	Fix string
+}
+
+func (e *InputError) Error() string {
+	var b strings.Builder
+	b.WriteString("restorable: ")
+	if e.Construct != "" {
+		b.WriteString(e.Construct)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Setting)
+	if e.Value != "" {
+		fmt.Fprintf(&b, "=%q", e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Problem)
+	if e.Fix != "" {
+		b.WriteString(". Fix: ")
+		b.WriteString(e.Fix)
+	}
+	return b.String()
+}
+
+func inputErr(setting, value, problem, fix string) *InputError {
+	return &InputError{Setting: setting, Value: value, Problem: problem, Fix: fix}
+}

@@ -1,0 +1,468 @@
+package restorable
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+)
+
+// SourceKind says where a restorable Aurora cluster gets its data from.
+type SourceKind string
+
+const (
+	// KindNew is a new, empty cluster (an awsrds.DatabaseCluster).
+	KindNew SourceKind = "new"
+	// KindSnapshot restores a DB cluster snapshot (an awsrds.DatabaseClusterFromSnapshot).
+	KindSnapshot SourceKind = "snapshot"
+	// KindPointInTime restores a cluster's continuous backup to a point in time.
+	KindPointInTime SourceKind = "point-in-time"
+	// KindClone is a copy-on-write clone of a running cluster.
+	KindClone SourceKind = "clone"
+)
+
+// AuroraSource says where a restorable Aurora cluster's data comes from. The zero
+// value is a new, empty cluster. At most one source may be set:
+//
+//   - SnapshotIdentifier alone: restore a DB cluster snapshot, a shared snapshot or an
+//     AWS Backup recovery point of the cluster (its ARN is a cluster snapshot ARN).
+//   - RestoreToTime with one of SourceClusterIdentifier, SourceClusterResourceID or
+//     SourceCluster: point-in-time restore of that cluster's continuous backup.
+//   - Clone with SourceClusterIdentifier or SourceCluster: a copy-on-write clone.
+//
+// Whatever the source, the cluster keeps its construct path and logical ID, so a
+// restore is an in-place update of the stack: CloudFormation creates the restored
+// cluster, repoints everything that references it, then deletes the old cluster,
+// which leaves a final snapshot behind (UpdateReplacePolicy: Snapshot).
+//
+// Once a restore has been deployed, keep the same source for every later deploy.
+// The AWS::RDS::DBCluster documentation says that without the restore property "an
+// empty DB cluster is created, and the original DB cluster is deleted":
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbcluster.html#cfn-rds-dbcluster-snapshotidentifier
+type AuroraSource struct {
+	// SnapshotIdentifier is the DB cluster snapshot to restore: a name in this
+	// account and region ("before-incident", an automated "rds:..." snapshot, an AWS
+	// Backup "awsbackup:job-..." snapshot) or an ARN, which a snapshot shared from
+	// another account needs.
+	// Default: no snapshot.
+	SnapshotIdentifier string
+	// RestoreToTime is the point in time to restore to, in RFC 3339 format: UTC
+	// ("2026-11-20T10:15:22Z") or with an offset ("2026-11-20T19:15:22+09:00"),
+	// which is normalized to UTC, or "latest" for the latest restorable time
+	// (about five minutes ago). Aurora keeps continuous backups for the cluster's
+	// backup retention period, at most 35 days.
+	// Default: no point-in-time restore.
+	RestoreToTime string
+	// SourceClusterIdentifier is the cluster to restore to a point in time or to
+	// clone: its identifier, or its ARN when it is in another account.
+	// Default: none.
+	SourceClusterIdentifier string
+	// SourceClusterResourceID restores a cluster that no longer exists from its
+	// retained automated backups, by its resource ID ("cluster-ABCD..."). Only with
+	// RestoreToTime.
+	// Default: none.
+	SourceClusterResourceID string
+	// SourceCluster is a cluster defined in this app to restore to a point in time
+	// or to clone. The template references it, so no identifier needs copying.
+	// Default: none.
+	SourceCluster awsrds.IDatabaseCluster
+	// Clone makes the cluster a copy-on-write clone of the source cluster, as of
+	// the time of the deploy that creates it. A clone is quick to create and shares
+	// storage with its source until either side writes.
+	// Default: false.
+	Clone bool
+}
+
+// Kind reports which kind of source s describes. It does not validate s.
+func (s AuroraSource) Kind() SourceKind {
+	switch {
+	case s.SnapshotIdentifier != "":
+		return KindSnapshot
+	case s.Clone:
+		return KindClone
+	case s.RestoreToTime != "":
+		return KindPointInTime
+	default:
+		return KindNew
+	}
+}
+
+// IsZero reports whether s is the zero value: a new, empty cluster.
+func (s AuroraSource) IsZero() bool {
+	return s == AuroraSource{}
+}
+
+// sourceSettings names the settings of an AuroraSource in error messages: the
+// struct fields for props, the context keys for values read from context.
+type sourceSettings struct {
+	snapshot, restoreToTime, sourceCluster, sourceResourceID, sourceConstruct, clone string
+}
+
+var propSettings = sourceSettings{
+	snapshot:         "AuroraSource.SnapshotIdentifier",
+	restoreToTime:    "AuroraSource.RestoreToTime",
+	sourceCluster:    "AuroraSource.SourceClusterIdentifier",
+	sourceResourceID: "AuroraSource.SourceClusterResourceID",
+	sourceConstruct:  "AuroraSource.SourceCluster",
+	clone:            "AuroraSource.Clone",
+}
+
+// resolvedSource is a validated AuroraSource with its time normalized.
+type resolvedSource struct {
+	kind             SourceKind
+	snapshot         string
+	sourceIdentifier string
+	sourceResourceID string
+	sourceCluster    awsrds.IDatabaseCluster
+	// restoreTime is the normalized UTC time, empty for "latest".
+	restoreTime string
+	latest      bool
+	at          time.Time
+}
+
+// restoreTimeLayout is the UTC form RDS documents for RestoreToTime, for example
+// 2015-03-07T23:45:00Z.
+const restoreTimeLayout = "2006-01-02T15:04:05Z"
+
+// resolve validates s and normalizes it. region is the stack's region, or empty
+// (or a token) when the stack is environment-agnostic; a known region is checked
+// against the region in ARNs.
+func (s AuroraSource) resolve(names sourceSettings, region string) (resolvedSource, error) {
+	if err := s.checkExclusive(names); err != nil {
+		return resolvedSource{}, err
+	}
+	r := resolvedSource{kind: s.Kind(), sourceCluster: s.SourceCluster}
+	switch r.kind {
+	case KindNew:
+		return r, nil
+	case KindSnapshot:
+		if err := validateSnapshotIdentifier(names.snapshot, s.SnapshotIdentifier, region); err != nil {
+			return resolvedSource{}, err
+		}
+		r.snapshot = s.SnapshotIdentifier
+		return r, nil
+	}
+	if s.SourceClusterIdentifier != "" {
+		if err := validateClusterIdentifier(names.sourceCluster, s.SourceClusterIdentifier, region); err != nil {
+			return resolvedSource{}, err
+		}
+		r.sourceIdentifier = s.SourceClusterIdentifier
+	}
+	if s.SourceClusterResourceID != "" {
+		if err := validateClusterResourceID(names.sourceResourceID, s.SourceClusterResourceID); err != nil {
+			return resolvedSource{}, err
+		}
+		r.sourceResourceID = s.SourceClusterResourceID
+	}
+	if r.kind == KindClone {
+		return r, nil
+	}
+	at, latest, err := parseRestoreTime(names.restoreToTime, s.RestoreToTime)
+	if err != nil {
+		return resolvedSource{}, err
+	}
+	r.latest, r.at = latest, at
+	if !latest && !isToken(s.RestoreToTime) {
+		r.restoreTime = at.Format(restoreTimeLayout)
+	} else if isToken(s.RestoreToTime) {
+		r.restoreTime = s.RestoreToTime
+	}
+	return r, nil
+}
+
+// checkExclusive enforces that s describes at most one source, and completely.
+func (s AuroraSource) checkExclusive(n sourceSettings) error {
+	var sources []string
+	if s.SourceClusterIdentifier != "" {
+		sources = append(sources, fmt.Sprintf("%s=%q", n.sourceCluster, s.SourceClusterIdentifier))
+	}
+	if s.SourceClusterResourceID != "" {
+		sources = append(sources, fmt.Sprintf("%s=%q", n.sourceResourceID, s.SourceClusterResourceID))
+	}
+	if s.SourceCluster != nil {
+		sources = append(sources, n.sourceConstruct+" (a cluster in this app)")
+	}
+	if s.SnapshotIdentifier != "" {
+		var others []string
+		others = append(others, sources...)
+		if s.RestoreToTime != "" {
+			others = append(others, fmt.Sprintf("%s=%q", n.restoreToTime, s.RestoreToTime))
+		}
+		if s.Clone {
+			others = append(others, n.clone)
+		}
+		if len(others) > 0 {
+			return inputErr(n.snapshot, s.SnapshotIdentifier,
+				"conflicts with "+strings.Join(others, ", ")+": a cluster has exactly one restore source",
+				"keep the snapshot, or remove it and keep the point-in-time or clone settings")
+		}
+		return nil
+	}
+	if len(sources) > 1 {
+		return inputErr(n.sourceCluster, "", "more than one source cluster is set: "+strings.Join(sources, ", "),
+			"name the cluster to restore from exactly once")
+	}
+	if s.Clone {
+		if s.RestoreToTime != "" {
+			return inputErr(n.restoreToTime, s.RestoreToTime,
+				"is set together with "+n.clone+": a clone is always of its source's current data",
+				"remove "+n.restoreToTime+" for a clone, or remove "+n.clone+" for a point-in-time restore")
+		}
+		if s.SourceClusterResourceID != "" {
+			return inputErr(n.sourceResourceID, s.SourceClusterResourceID,
+				"cannot be cloned: a clone needs a running cluster, and a resource ID names the backups of a deleted one",
+				"restore the deleted cluster to a point in time with "+n.restoreToTime)
+		}
+		if len(sources) == 0 {
+			return inputErr(n.clone, "true", "has no source cluster to clone",
+				"set "+n.sourceCluster+" to the identifier of the cluster to clone, or "+n.sourceConstruct)
+		}
+		return nil
+	}
+	if s.RestoreToTime != "" && len(sources) == 0 {
+		return inputErr(n.restoreToTime, s.RestoreToTime, "has no cluster to restore from",
+			"also set "+n.sourceCluster+" to the identifier of the cluster whose backup to use (its current identifier is the stack output ClusterIdentifier), or "+n.sourceResourceID+" for a deleted cluster")
+	}
+	if s.RestoreToTime == "" && len(sources) > 0 {
+		return inputErr(n.sourceCluster, firstNonEmpty(s.SourceClusterIdentifier, s.SourceClusterResourceID),
+			"names a source cluster but neither a time nor a clone",
+			"add "+n.restoreToTime+"=<RFC 3339 time or latest> for a point-in-time restore, or "+n.clone+" for a clone")
+	}
+	return nil
+}
+
+// String describes the source for reports and annotations.
+func (r resolvedSource) String() string {
+	switch r.kind {
+	case KindSnapshot:
+		return "snapshot " + r.snapshot
+	case KindPointInTime:
+		when := r.restoreTime
+		if r.latest {
+			when = "the latest restorable time"
+		}
+		return "point in time " + when + " of " + r.sourceDescription()
+	case KindClone:
+		return "clone of " + r.sourceDescription()
+	default:
+		return "new, empty cluster"
+	}
+}
+
+func (r resolvedSource) sourceDescription() string {
+	switch {
+	case r.sourceIdentifier != "":
+		return "cluster " + r.sourceIdentifier
+	case r.sourceResourceID != "":
+		return "deleted cluster " + r.sourceResourceID
+	case r.sourceCluster != nil:
+		return "cluster " + *r.sourceCluster.Node().Path()
+	default:
+		return "an unknown cluster"
+	}
+}
+
+// warnings returns what is legal but most likely a mistake, judged against now.
+// The clock is read only for these warnings, never into the template.
+func (r resolvedSource) warnings(setting string, now time.Time) []string {
+	if r.kind != KindPointInTime || r.latest || r.at.IsZero() {
+		return nil
+	}
+	var out []string
+	if r.at.After(now) {
+		out = append(out, fmt.Sprintf("%s=%s is in the future (it is now %s). RDS rejects a time after the source's LatestRestorableTime, which trails the present by about five minutes. Use the last second before the incident, or latest.",
+			setting, r.restoreTime, now.UTC().Format(restoreTimeLayout)))
+	}
+	if now.Sub(r.at) > maxBackupRetention {
+		out = append(out, fmt.Sprintf("%s=%s is %d days ago. Aurora keeps continuous backups for at most 35 days, so RDS rejects a time before the source's EarliestRestorableTime. For older data, restore a snapshot.",
+			setting, r.restoreTime, int(now.Sub(r.at).Hours()/24)))
+	}
+	return out
+}
+
+// maxBackupRetention is the longest backup retention Aurora supports (35 days).
+const maxBackupRetention = 35 * 24 * time.Hour
+
+func parseRestoreTime(setting, v string) (time.Time, bool, error) {
+	if strings.EqualFold(v, "latest") {
+		return time.Time{}, true, nil
+	}
+	if isToken(v) {
+		return time.Time{}, false, nil
+	}
+	const fix = "give the time in RFC 3339 format: UTC like 2026-11-20T10:15:22Z, with an offset like 2026-11-20T19:15:22+09:00, or latest"
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, false, inputErr(setting, v, "is not a time in RFC 3339 format with a time zone", fix)
+	}
+	if t.Nanosecond() != 0 {
+		return time.Time{}, false, inputErr(setting, v, "has fractional seconds, and Aurora restores to whole seconds",
+			"drop the fraction, which keeps the restore before the incident: "+t.UTC().Truncate(time.Second).Format(restoreTimeLayout))
+	}
+	return t.UTC(), false, nil
+}
+
+var (
+	// identifierPattern is the DB cluster identifier rule from the AWS::RDS::DBCluster
+	// schema: a letter, then letters, digits and single hyphens, not ending in a hyphen.
+	identifierPattern = regexp.MustCompile(`^[a-zA-Z](?:-?[a-zA-Z0-9])*$`)
+	resourceIDPattern = regexp.MustCompile(`^cluster-[A-Z0-9]+$`)
+	accountPattern    = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
+// knownPartitions are the AWS partitions an ARN can name.
+var knownPartitions = map[string]bool{
+	"aws": true, "aws-cn": true, "aws-us-gov": true, "aws-iso": true,
+	"aws-iso-b": true, "aws-iso-e": true, "aws-iso-f": true, "aws-eusc": true,
+}
+
+const (
+	maxClusterIdentifier  = 63
+	maxSnapshotIdentifier = 255
+)
+
+func validateSnapshotIdentifier(setting, v, region string) error {
+	if isToken(v) {
+		return nil
+	}
+	if strings.TrimSpace(v) == "" {
+		return inputErr(setting, v, "is empty", "give the name or ARN of a DB cluster snapshot, or leave the setting out for a new cluster")
+	}
+	if strings.TrimSpace(v) != v {
+		return inputErr(setting, v, "has leading or trailing spaces", "remove the spaces")
+	}
+	if !strings.HasPrefix(v, "arn:") {
+		return validateSnapshotName(setting, v)
+	}
+	a, err := parseARN(setting, v)
+	if err != nil {
+		return err
+	}
+	switch {
+	case a.Service == "backup" && strings.HasPrefix(a.Resource, "recovery-point:continuous:"):
+		return inputErr(setting, v, "is an AWS Backup continuous backup, which is restored by time, not as a snapshot",
+			"restore to a point in time: -c restoreToTime=<RFC 3339 time> -c restoreSourceCluster=<cluster identifier>")
+	case a.Service == "backup" && strings.HasPrefix(a.Resource, "recovery-point:"):
+		return inputErr(setting, v, "is an AWS Backup recovery point of another service (such as EFS); AWS Backup keeps an Aurora cluster's recovery points as DB cluster snapshots, whose ARNs look like arn:aws:rds:<region>:<account>:cluster-snapshot:awsbackup:job-<id>",
+			"list the cluster's recovery points with aws backup list-recovery-points-by-resource --resource-arn <cluster ARN> and give one of those; give an EFS recovery point to efsRecoveryPointArn instead")
+	case a.Service != "rds":
+		return inputErr(setting, v, fmt.Sprintf("is an ARN of the %q service, not a DB cluster snapshot", a.Service),
+			"give the name or ARN (arn:aws:rds:<region>:<account>:cluster-snapshot:<name>) of a DB cluster snapshot")
+	case strings.HasPrefix(a.Resource, "snapshot:"):
+		return inputErr(setting, v, "is a DB instance snapshot, and an Aurora cluster restores from DB cluster snapshots",
+			"use a cluster snapshot ARN (…:cluster-snapshot:<name>); to move an RDS instance into Aurora, first migrate its snapshot (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Migrating.RDSMySQL.Snapshot.html)")
+	case strings.HasPrefix(a.Resource, "cluster:"):
+		return inputErr(setting, v, "is a DB cluster ARN, not a snapshot",
+			"to restore a cluster's current or past data, use restoreToTime with restoreSourceCluster, or clone it")
+	case !strings.HasPrefix(a.Resource, "cluster-snapshot:"):
+		return inputErr(setting, v, fmt.Sprintf("has resource %q, which is not a DB cluster snapshot", a.Resource),
+			"give an ARN of the form arn:aws:rds:<region>:<account>:cluster-snapshot:<name>")
+	}
+	if err := validateSnapshotName(setting, strings.TrimPrefix(a.Resource, "cluster-snapshot:")); err != nil {
+		e := err.(*InputError)
+		e.Value = v
+		return e
+	}
+	return checkRegion(setting, v, a.Region, region,
+		"copy the snapshot into the stack's region first: aws rds copy-db-cluster-snapshot --region "+region+" --source-db-cluster-snapshot-identifier "+v+" --target-db-cluster-snapshot-identifier <name> --kms-key-id <key in "+region+">, then restore the copy")
+}
+
+func validateSnapshotName(setting, name string) error {
+	base := name
+	for _, prefix := range []string{"rds:", "awsbackup:"} {
+		base = strings.TrimPrefix(base, prefix)
+	}
+	limit := maxSnapshotIdentifier
+	if base == name {
+		limit = maxClusterIdentifier
+	}
+	if base == "" || len(base) > limit || !identifierPattern.MatchString(base) {
+		return inputErr(setting, name, fmt.Sprintf("is not a valid DB cluster snapshot identifier (1 to %d letters, digits or hyphens, starting with a letter, with no double or trailing hyphen; optionally after rds: or awsbackup:)", limit),
+			"copy the snapshot identifier or ARN exactly as aws rds describe-db-cluster-snapshots prints it")
+	}
+	return nil
+}
+
+func validateClusterIdentifier(setting, v, region string) error {
+	if isToken(v) {
+		return nil
+	}
+	if strings.HasPrefix(v, "arn:") {
+		a, err := parseARN(setting, v)
+		if err != nil {
+			return err
+		}
+		if a.Service != "rds" || !strings.HasPrefix(a.Resource, "cluster:") {
+			return inputErr(setting, v, "is not a DB cluster ARN",
+				"give the source cluster's identifier, or its ARN (arn:aws:rds:<region>:<account>:cluster:<identifier>) when it is in another account")
+		}
+		if err := validateClusterIdentifier(setting, strings.TrimPrefix(a.Resource, "cluster:"), ""); err != nil {
+			e := err.(*InputError)
+			e.Value = v
+			return e
+		}
+		return checkRegion(setting, v, a.Region, region,
+			"a point-in-time restore or clone reads the source's backups in its own region: deploy the restore in "+a.Region+", or restore a snapshot copied into "+region)
+	}
+	if len(v) > maxClusterIdentifier || !identifierPattern.MatchString(v) {
+		return inputErr(setting, v, "is not a valid DB cluster identifier (1 to 63 letters, digits or hyphens, starting with a letter, with no double or trailing hyphen)",
+			"copy the identifier from the stack output ClusterIdentifier or from aws rds describe-db-clusters")
+	}
+	return nil
+}
+
+func validateClusterResourceID(setting, v string) error {
+	if isToken(v) {
+		return nil
+	}
+	if !resourceIDPattern.MatchString(v) {
+		return inputErr(setting, v, "is not a DB cluster resource ID (cluster- followed by upper-case letters and digits)",
+			"copy DbClusterResourceId from aws rds describe-db-cluster-automated-backups, or from the stack output ClusterResourceId")
+	}
+	return nil
+}
+
+func parseARN(setting, v string) (arn.ARN, error) {
+	a, err := arn.Parse(v)
+	if err != nil {
+		return arn.ARN{}, inputErr(setting, v, "is not a valid ARN ("+err.Error()+")",
+			"copy the ARN exactly, in the form arn:<partition>:<service>:<region>:<account>:<resource>")
+	}
+	if !knownPartitions[a.Partition] {
+		return arn.ARN{}, inputErr(setting, v, fmt.Sprintf("names the unknown partition %q", a.Partition),
+			"use a partition such as aws, aws-cn or aws-us-gov")
+	}
+	if a.Region == "" {
+		return arn.ARN{}, inputErr(setting, v, "has no region", "copy the full ARN, which includes the region")
+	}
+	if !accountPattern.MatchString(a.AccountID) {
+		return arn.ARN{}, inputErr(setting, v, fmt.Sprintf("has account %q, which is not a 12-digit AWS account ID", a.AccountID),
+			"copy the full ARN, which includes the 12-digit account ID")
+	}
+	return a, nil
+}
+
+func checkRegion(setting, v, got, stackRegion, fix string) error {
+	if stackRegion == "" || isToken(stackRegion) || got == stackRegion {
+		return nil
+	}
+	return inputErr(setting, v, fmt.Sprintf("is in region %s, but the stack deploys to %s", got, stackRegion), fix)
+}
+
+// isToken reports whether v holds an unresolved CDK token, whose value is only
+// known at deploy time and so cannot be checked at synth.
+func isToken(v string) bool {
+	return strings.Contains(v, "${Token[")
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,142 @@
+package restorable
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests are pure Go: they never start the jsii kernel.
+
+func TestAuroraSourceResolveAcceptsEveryRealShape(t *testing.T) {
+	tests := []struct {
+		name       string
+		give       AuroraSource
+		region     string
+		wantKind   SourceKind
+		wantString string
+	}{
+		{"zero value is a new cluster", AuroraSource{}, "ap-northeast-1", KindNew, "new, empty cluster"},
+		{"manual snapshot name", AuroraSource{SnapshotIdentifier: "before-incident"}, "ap-northeast-1", KindSnapshot, "snapshot before-incident"},
+		{"automated snapshot name", AuroraSource{SnapshotIdentifier: "rds:app-db-2026-11-20-03-05"}, "", KindSnapshot, "snapshot rds:app-db-2026-11-20-03-05"},
+		{"AWS Backup snapshot name", AuroraSource{SnapshotIdentifier: "awsbackup:job-be59cf2a-2343-4402-bd8b-226993d23453"}, "", KindSnapshot, "snapshot awsbackup:job-be59cf2a-2343-4402-bd8b-226993d23453"},
+		{"snapshot ARN", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:before-incident"}, "ap-northeast-1", KindSnapshot, "snapshot arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:before-incident"},
+		{"shared snapshot from another account", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:210987654321:cluster-snapshot:shared-copy"}, "ap-northeast-1", KindSnapshot, "snapshot arn:aws:rds:ap-northeast-1:210987654321:cluster-snapshot:shared-copy"},
+		{"AWS Backup recovery point of an Aurora cluster", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:awsbackup:job-be59cf2a-2343-4402-bd8b-226993d23453"}, "ap-northeast-1", KindSnapshot, "snapshot arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:awsbackup:job-be59cf2a-2343-4402-bd8b-226993d23453"},
+		{"China partition", AuroraSource{SnapshotIdentifier: "arn:aws-cn:rds:cn-north-1:123456789012:cluster-snapshot:s1"}, "cn-north-1", KindSnapshot, "snapshot arn:aws-cn:rds:cn-north-1:123456789012:cluster-snapshot:s1"},
+		{"GovCloud partition, environment-agnostic stack", AuroraSource{SnapshotIdentifier: "arn:aws-us-gov:rds:us-gov-west-1:123456789012:cluster-snapshot:s1"}, "", KindSnapshot, "snapshot arn:aws-us-gov:rds:us-gov-west-1:123456789012:cluster-snapshot:s1"},
+		{"point in time, UTC", AuroraSource{RestoreToTime: "2026-11-20T10:15:22Z", SourceClusterIdentifier: "app-db-abc123"}, "", KindPointInTime, "point in time 2026-11-20T10:15:22Z of cluster app-db-abc123"},
+		{"point in time, offset normalized to UTC", AuroraSource{RestoreToTime: "2026-11-20T19:15:22+09:00", SourceClusterIdentifier: "app-db-abc123"}, "", KindPointInTime, "point in time 2026-11-20T10:15:22Z of cluster app-db-abc123"},
+		{"point in time, latest", AuroraSource{RestoreToTime: "latest", SourceClusterIdentifier: "app-db-abc123"}, "", KindPointInTime, "point in time the latest restorable time of cluster app-db-abc123"},
+		{"point in time of a deleted cluster", AuroraSource{RestoreToTime: "2026-11-20T10:15:22Z", SourceClusterResourceID: "cluster-ABCDEFGHIJKLMNOPQRSTUVWXYZ"}, "", KindPointInTime, "point in time 2026-11-20T10:15:22Z of deleted cluster cluster-ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+		{"point in time of a cluster in another account", AuroraSource{RestoreToTime: "latest", SourceClusterIdentifier: "arn:aws:rds:ap-northeast-1:210987654321:cluster:prod-db"}, "ap-northeast-1", KindPointInTime, "point in time the latest restorable time of cluster arn:aws:rds:ap-northeast-1:210987654321:cluster:prod-db"},
+		{"clone", AuroraSource{Clone: true, SourceClusterIdentifier: "prod-db"}, "", KindClone, "clone of cluster prod-db"},
+		{"token values are checked at deploy time", AuroraSource{SnapshotIdentifier: "${Token[TOKEN.123]}"}, "ap-northeast-1", KindSnapshot, "snapshot ${Token[TOKEN.123]}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.give.resolve(propSettings, tt.region)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantKind, got.kind)
+			assert.Equal(t, tt.wantKind, tt.give.Kind())
+			assert.Equal(t, tt.wantString, got.String())
+		})
+	}
+}
+
+func TestAuroraSourceResolveRejectsBadInputWithValueAndFix(t *testing.T) {
+	tests := []struct {
+		name        string
+		give        AuroraSource
+		region      string
+		wantSetting string
+		wantProblem string
+		wantFix     string
+	}{
+		{"instance snapshot", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:snapshot:mydb-snap"}, "", "AuroraSource.SnapshotIdentifier", "DB instance snapshot", "cluster-snapshot"},
+		{"another service", AuroraSource{SnapshotIdentifier: "arn:aws:s3:::my-bucket"}, "", "AuroraSource.SnapshotIdentifier", "no region", "full ARN"},
+		{"another service with region", AuroraSource{SnapshotIdentifier: "arn:aws:ec2:ap-northeast-1:123456789012:snapshot/snap-0123"}, "", "AuroraSource.SnapshotIdentifier", `"ec2" service`, "DB cluster snapshot"},
+		{"EFS recovery point", AuroraSource{SnapshotIdentifier: "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"}, "", "AuroraSource.SnapshotIdentifier", "another service", "efsRecoveryPointArn"},
+		{"continuous backup recovery point", AuroraSource{SnapshotIdentifier: "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:continuous:cluster-abc-1234"}, "", "AuroraSource.SnapshotIdentifier", "restored by time", "restoreToTime"},
+		{"cluster ARN instead of snapshot", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:cluster:prod"}, "", "AuroraSource.SnapshotIdentifier", "DB cluster ARN", "restoreToTime"},
+		{"malformed ARN", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1"}, "", "AuroraSource.SnapshotIdentifier", "not a valid ARN", "arn:<partition>"},
+		{"invalid account", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:12345:cluster-snapshot:s1"}, "", "AuroraSource.SnapshotIdentifier", "12-digit", "account ID"},
+		{"unknown partition", AuroraSource{SnapshotIdentifier: "arn:aws-moon:rds:moon-1:123456789012:cluster-snapshot:s1"}, "", "AuroraSource.SnapshotIdentifier", "unknown partition", "aws-cn"},
+		{"invalid snapshot name", AuroraSource{SnapshotIdentifier: "before_incident!"}, "", "AuroraSource.SnapshotIdentifier", "not a valid DB cluster snapshot identifier", "describe-db-cluster-snapshots"},
+		{"name with double hyphen", AuroraSource{SnapshotIdentifier: "before--incident"}, "", "AuroraSource.SnapshotIdentifier", "not a valid", "describe-db-cluster-snapshots"},
+		{"invalid name inside ARN", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:-bad"}, "", "AuroraSource.SnapshotIdentifier", "not a valid", "describe-db-cluster-snapshots"},
+		{"blank name", AuroraSource{SnapshotIdentifier: "  "}, "", "AuroraSource.SnapshotIdentifier", "is empty", "leave the setting out"},
+		{"spaces around name", AuroraSource{SnapshotIdentifier: " snap "}, "", "AuroraSource.SnapshotIdentifier", "spaces", "remove the spaces"},
+		{"snapshot in another region", AuroraSource{SnapshotIdentifier: "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:s1"}, "ap-northeast-1", "AuroraSource.SnapshotIdentifier", "region us-east-1, but the stack deploys to ap-northeast-1", "copy-db-cluster-snapshot --region ap-northeast-1"},
+		{"snapshot and time conflict", AuroraSource{SnapshotIdentifier: "s1", RestoreToTime: "latest"}, "", "AuroraSource.SnapshotIdentifier", `conflicts with AuroraSource.RestoreToTime="latest"`, "keep the snapshot"},
+		{"snapshot and clone conflict", AuroraSource{SnapshotIdentifier: "s1", Clone: true, SourceClusterIdentifier: "prod"}, "", "AuroraSource.SnapshotIdentifier", "AuroraSource.Clone", "keep the snapshot"},
+		{"two source clusters", AuroraSource{RestoreToTime: "latest", SourceClusterIdentifier: "a", SourceClusterResourceID: "cluster-ABC"}, "", "AuroraSource.SourceClusterIdentifier", "more than one source cluster", "exactly once"},
+		{"time without source", AuroraSource{RestoreToTime: "2026-11-20T10:15:22Z"}, "", "AuroraSource.RestoreToTime", "no cluster to restore from", "ClusterIdentifier"},
+		{"source without time", AuroraSource{SourceClusterIdentifier: "prod"}, "", "AuroraSource.SourceClusterIdentifier", "neither a time nor a clone", "AuroraSource.RestoreToTime=<RFC 3339 time or latest>"},
+		{"time without zone", AuroraSource{RestoreToTime: "2026-11-20T10:15:22", SourceClusterIdentifier: "prod"}, "", "AuroraSource.RestoreToTime", "RFC 3339", "2026-11-20T10:15:22Z"},
+		{"date only", AuroraSource{RestoreToTime: "2026-11-20", SourceClusterIdentifier: "prod"}, "", "AuroraSource.RestoreToTime", "RFC 3339", "+09:00"},
+		{"space instead of T", AuroraSource{RestoreToTime: "2026-11-20 10:15:22Z", SourceClusterIdentifier: "prod"}, "", "AuroraSource.RestoreToTime", "RFC 3339", "latest"},
+		{"fractional seconds", AuroraSource{RestoreToTime: "2026-11-20T10:15:22.750Z", SourceClusterIdentifier: "prod"}, "", "AuroraSource.RestoreToTime", "fractional seconds", "2026-11-20T10:15:22Z"},
+		{"clone with time", AuroraSource{Clone: true, RestoreToTime: "latest", SourceClusterIdentifier: "prod"}, "", "AuroraSource.RestoreToTime", "clone is always of its source's current data", "remove AuroraSource.RestoreToTime"},
+		{"clone of deleted cluster", AuroraSource{Clone: true, SourceClusterResourceID: "cluster-ABC"}, "", "AuroraSource.SourceClusterResourceID", "cannot be cloned", "point in time"},
+		{"clone without source", AuroraSource{Clone: true}, "", "AuroraSource.Clone", "no source cluster", "AuroraSource.SourceClusterIdentifier"},
+		{"invalid source identifier", AuroraSource{RestoreToTime: "latest", SourceClusterIdentifier: "1-prod"}, "", "AuroraSource.SourceClusterIdentifier", "not a valid DB cluster identifier", "ClusterIdentifier"},
+		{"source cluster ARN of a snapshot", AuroraSource{RestoreToTime: "latest", SourceClusterIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:s"}, "", "AuroraSource.SourceClusterIdentifier", "not a DB cluster ARN", "arn:aws:rds:<region>:<account>:cluster:<identifier>"},
+		{"source cluster in another region", AuroraSource{RestoreToTime: "latest", SourceClusterIdentifier: "arn:aws:rds:us-east-1:123456789012:cluster:prod"}, "ap-northeast-1", "AuroraSource.SourceClusterIdentifier", "region us-east-1", "deploy the restore in us-east-1"},
+		{"invalid resource ID", AuroraSource{RestoreToTime: "latest", SourceClusterResourceID: "db-ABC"}, "", "AuroraSource.SourceClusterResourceID", "not a DB cluster resource ID", "describe-db-cluster-automated-backups"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.give.resolve(propSettings, tt.region)
+			require.Error(t, err)
+			var ie *InputError
+			require.ErrorAs(t, err, &ie)
+			assert.Equal(t, tt.wantSetting, ie.Setting)
+			assert.Contains(t, ie.Problem, tt.wantProblem)
+			assert.Contains(t, ie.Fix, tt.wantFix)
+			assert.Contains(t, err.Error(), "restorable: "+tt.wantSetting)
+		})
+	}
+}
+
+func TestErrorMessageNamesValueAndFix(t *testing.T) {
+	_, err := AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:snapshot:mydb"}.resolve(propSettings, "")
+	require.Error(t, err)
+	assert.Equal(t,
+		`restorable: AuroraSource.SnapshotIdentifier="arn:aws:rds:ap-northeast-1:123456789012:snapshot:mydb": is a DB instance snapshot, and an Aurora cluster restores from DB cluster snapshots. Fix: use a cluster snapshot ARN (…:cluster-snapshot:<name>); to move an RDS instance into Aurora, first migrate its snapshot (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Migrating.RDSMySQL.Snapshot.html)`,
+		err.Error())
+}
+
+func TestRestoreTimeWarnings(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	resolve := func(at string) resolvedSource {
+		r, err := AuroraSource{RestoreToTime: at, SourceClusterIdentifier: "prod"}.resolve(propSettings, "")
+		require.NoError(t, err)
+		return r
+	}
+	tests := []struct {
+		give string
+		want []string
+	}{
+		{"2026-11-20T10:15:22Z", nil},
+		{"latest", nil},
+		{"2026-11-22T13:00:00+09:00", nil}, // 04:00 UTC, in the past
+		{"2026-11-22T12:00:01Z", []string{"is in the future (it is now 2026-11-22T12:00:00Z)"}},
+		{"2026-10-01T00:00:00Z", []string{"is 52 days ago", "at most 35 days"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			got := resolve(tt.give).warnings("restoreToTime", now)
+			if tt.want == nil {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1)
+			for _, w := range tt.want {
+				assert.Contains(t, got[0], w)
+			}
+		})
+	}
+}

@@ -74,6 +74,11 @@ type AuroraCluster struct {
 func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClusterProps) *AuroraCluster {
 	c := &AuroraCluster{}
 	constructs.NewConstruct_Override(c, scope, id)
+	// Without this flag, DatabaseClusterFromSnapshot renders a deprecated,
+	// generated secret next to the real credentials: a second secret that no
+	// restore applies. The flag is set for this construct's subtree only, so the
+	// cluster looks the same whatever the app's feature flags.
+	c.Node().SetContext(jsii.String(preventDeprecatedCredentialsFlag), true)
 	path := *c.Node().Path()
 	if props == nil {
 		panic(&InputError{Construct: path, Setting: "props", Problem: "are nil",
@@ -95,9 +100,11 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.applySource()
 	c.secret = c.masterSecret(creds)
 	c.annotate(path, p)
-	registryOf(c).add(path, kindAuroraCluster)
+	registryOf(c).add(path, kindAuroraCluster, c.reportLines)
 	return c
 }
+
+const preventDeprecatedCredentialsFlag = "@aws-cdk/aws-rds:preventRenderingDeprecatedCredentials"
 
 // credentialsMode is how the master password is kept valid across restores.
 type credentialsMode struct {
@@ -107,7 +114,7 @@ type credentialsMode struct {
 	// secretKey encrypts the RDS-managed secret, if the caller chose a key.
 	secretKey awskms.IKey
 	// secret and password are the caller's own credentials, applied again to the
-	// restored cluster as its master password.
+	// restored cluster as its master password; given is the Credentials they came in.
 	secret   awssecretsmanager.ISecret
 	password awscdk.SecretValue
 }
@@ -239,13 +246,14 @@ func checkBacktrack(path, engine string, window awscdk.Duration) {
 		return
 	}
 	seconds := *window.ToSeconds(nil)
+	value := fmt.Sprintf("%g hours", seconds/3600)
 	if engine != "aurora-mysql" {
-		panic(&InputError{Construct: path, Setting: "BacktrackWindow", Value: *window.ToHumanString(),
+		panic(&InputError{Construct: path, Setting: "BacktrackWindow", Value: value,
 			Problem: "is only supported by Aurora MySQL, and this cluster's engine is " + engine,
 			Fix:     "remove BacktrackWindow, and use a point-in-time restore (restoreToTime) to go back in time"})
 	}
 	if seconds < 0 || seconds > maxBacktrack.Seconds() {
-		panic(&InputError{Construct: path, Setting: "BacktrackWindow", Value: *window.ToHumanString(),
+		panic(&InputError{Construct: path, Setting: "BacktrackWindow", Value: value,
 			Problem: "is outside 0 to 72 hours",
 			Fix:     "use a window of at most 72 hours, for example awscdk.Duration_Hours(jsii.Number(24))"})
 	}
@@ -320,6 +328,17 @@ func (c *AuroraCluster) newRestoredCluster(path string, p awsrds.DatabaseCluster
 		sp.SnapshotCredentials = awsrds.SnapshotCredentials_FromPassword(creds.password)
 	}
 	cluster := awsrds.NewDatabaseClusterFromSnapshot(c, jsii.String("Default"), &sp)
+	if !creds.managed {
+		// CloudFormation Validate (like cfn-lint) expects MasterUsername next to
+		// MasterUserPassword, but a restore must not set MasterUsername (it is
+		// the snapshot's), and the password is what keeps the caller's secret
+		// valid: CloudFormation applies it with ModifyDBCluster right after the
+		// restore (Translator.modifyDbClusterAfterCreateRequest).
+		awscdk.Validations_Of(cluster.Node().DefaultChild()).Acknowledge(&awscdk.Acknowledgment{
+			Id:     jsii.String("CloudFormation-Validate::F3021"),
+			Reason: jsii.String("a restored cluster inherits MasterUsername from its source; MasterUserPassword re-applies the caller's password after the restore"),
+		})
+	}
 	if creds.managed {
 		awscdk.Annotations_Of(cluster).AcknowledgeWarning(jsii.String("@aws-cdk/aws-rds:generatedCredsNotApplied"),
 			jsii.String("restorable uses an RDS-managed master secret, which CloudFormation turns on for the restored cluster"))

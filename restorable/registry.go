@@ -46,33 +46,43 @@ type registry struct {
 type registered struct {
 	path string
 	kind resourceKind
+	// report describes, for the synth report, what a deploy does to the resource.
+	report func() []string
 }
 
+// registries maps each app's root construct to its registry. The key is the
+// root itself: jsii returns the same Go value for the same construct, while
+// Node().Addr() is derived from the path, which is empty for every app's root.
 var (
 	registriesMu sync.Mutex
-	registries   = map[string]*registry{}
+	registries   = map[constructs.IConstruct]*registry{}
 )
 
 // registryOf returns the registry of the app that holds scope, creating it (and
 // its validation) on first use.
 func registryOf(scope constructs.Construct) *registry {
 	root := scope.Node().Root()
-	addr := *root.Node().Addr()
 	registriesMu.Lock()
 	defer registriesMu.Unlock()
-	if reg, ok := registries[addr]; ok {
+	if reg, ok := registries[root]; ok {
 		return reg
 	}
 	reg := &registry{read: map[string]bool{}}
-	registries[addr] = reg
+	registries[root] = reg
 	root.Node().AddValidation(&contextCheck{reg: reg, root: root})
 	return reg
 }
 
-func (r *registry) add(path string, kind resourceKind) {
+func (r *registry) add(path string, kind resourceKind, report func() []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.resources = append(r.resources, registered{path: path, kind: kind})
+	r.resources = append(r.resources, registered{path: path, kind: kind, report: report})
+}
+
+func (r *registry) all() []registered {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]registered(nil), r.resources...)
 }
 
 func (r *registry) markRead(key string) {

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/jsii-runtime-go"
@@ -66,11 +65,13 @@ func newCluster(t *testing.T, context map[string]string) (awscdk.Stack, *restora
 	return stack, db
 }
 
-// templateJSON synthesizes the stack and returns its template as a map.
+// templateJSON synthesizes the stack's app (once; later calls reuse the cloud
+// assembly, and app validations run as in `cdk synth`) and returns the stack's
+// template as a map.
 func templateJSON(t *testing.T, stack awscdk.Stack) map[string]interface{} {
 	t.Helper()
-	tmpl := assertions.Template_FromStack(stack, nil).ToJSON()
-	raw, err := json.Marshal(tmpl)
+	asm := awscdk.Stage_Of(stack).Synth(nil)
+	raw, err := json.Marshal(asm.GetStackArtifact(stack.ArtifactId()).Template())
 	require.NoError(t, err)
 	var out map[string]interface{}
 	require.NoError(t, json.Unmarshal(raw, &out))
@@ -109,4 +110,10 @@ func onlyResource(t *testing.T, tmpl map[string]interface{}, typ string) (string
 func props(r map[string]interface{}) map[string]interface{} {
 	p, _ := r["Properties"].(map[string]interface{})
 	return p
+}
+
+// fmtJSON renders a template value as compact JSON, for substring checks.
+func fmtJSON(v interface{}) string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
 }

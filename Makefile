@@ -1,0 +1,46 @@
+# The project's vocabulary. `make synth` and `make test` are all a new machine
+# needs: they install the pinned Node.js and CDK CLI (package.json) and the Go
+# modules first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The pinned Node.js 22 and CDK CLI come first on PATH, for the CDK CLI and for
+# the jsii runtime that the Go tests start.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+NODE_TOOLS := node_modules/.installed
+
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@test -f node_modules/go.mod || echo 'module ignore/node_modules' > node_modules/go.mod
+	@touch $@
+
+.PHONY: tools
+tools: $(NODE_TOOLS) ## install the pinned Node.js and CDK CLI, and download the Go modules
+	go mod download
+	@node --version && cdk --version
+
+.PHONY: synth
+synth: tools ## synthesize the example app into cdk.out (no AWS account needed) and print what each restorable resource would do
+	cdk synth --quiet
+
+.PHONY: test
+test: tools ## go vet, then every test (unit, template assertions, CDK CLI integration)
+	go vet ./...
+	go test -count=1 ./...
+
+.PHONY: bench
+bench: tools ## synth-time benchmarks: restorable stacks against the same stacks built from plain L2s
+	go test -run '^$$' -bench . -benchtime 3x ./test/
+
+.PHONY: fmt
+fmt: ## gofmt every Go file
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: clean
+clean: ## remove synth output and installed Node tools
+	rm -rf cdk.out node_modules
+
+.PHONY: help
+help:
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10

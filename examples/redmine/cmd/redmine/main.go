@@ -1,0 +1,40 @@
+// Command redmine is the CDK app of the example: `cdk synth` and `cdk deploy` run
+// it through cdk.json.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/restorable-cdk/restorable/examples/redmine"
+	"github.com/restorable-cdk/restorable/restorable"
+)
+
+func main() {
+	// The jsii kernel (a Node.js child process) exits with this process. An
+	// explicit jsii.Close() here makes jsii-runtime-go print a spurious
+	// "waitid: no child processes" under the CDK CLI.
+	app := awscdk.NewApp(nil)
+	if _, err := redmine.NewStack(app, "RedmineStack", &redmine.StackProps{StackProps: awscdk.StackProps{Env: env()}}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	app.Synth(nil)
+	if err := restorable.WriteReport(os.Stderr, app); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+}
+
+// env deploys to the account and region of the caller's AWS credentials, which
+// the CDK CLI passes in CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION. Without
+// credentials the stack is environment-agnostic, so `cdk synth` needs no account.
+func env() *awscdk.Environment {
+	account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION")
+	if account == "" || region == "" {
+		return nil
+	}
+	return &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+}

@@ -1,0 +1,139 @@
+// Package redmine is the example app: Redmine, a ticketing app, on ECS Fargate
+// behind an Application Load Balancer, with its database on a restorable Aurora
+// PostgreSQL cluster. A restore is a context value plus `cdk deploy`:
+//
+//	cdk deploy -c snapshotArn=arn:aws:rds:<region>:<account>:cluster-snapshot:<name>
+//
+// The service reads the database host and the master secret from the construct,
+// so it follows the restored cluster on the same deploy.
+package redmine
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/restorable-cdk/restorable/restorable"
+)
+
+// StackProps configures the example stack.
+type StackProps struct {
+	awscdk.StackProps
+	// RedmineImage is the container image to run.
+	// Default: the official redmine image, tag 6.0.
+	RedmineImage string
+}
+
+// Stack is the example stack and the constructs tests look at.
+type Stack struct {
+	Stack    awscdk.Stack
+	Vpc      awsec2.Vpc
+	Database *restorable.AuroraCluster
+	Service  awsecspatterns.ApplicationLoadBalancedFargateService
+}
+
+// DatabaseName is the database Redmine uses in the cluster.
+const DatabaseName = "redmine"
+
+// NewStack builds the example stack. It reads the restore source of the database
+// from the CDK context (see restorable.AuroraSourceFromContext), and returns an
+// error for a malformed or conflicting context value.
+func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack, error) {
+	var p StackProps
+	if props != nil {
+		p = *props
+	}
+	if p.RedmineImage == "" {
+		p.RedmineImage = "redmine:6.0"
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
+	s := &Stack{Stack: stack}
+
+	s.Vpc = awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
+		MaxAzs:      jsii.Number(2),
+		NatGateways: jsii.Number(1),
+	})
+
+	source, err := restorable.AuroraSourceFromContext(stack, "Database")
+	if err != nil {
+		return nil, err
+	}
+	s.Database = restorable.NewAuroraCluster(stack, jsii.String("Database"), &restorable.AuroraClusterProps{
+		DatabaseClusterProps: awsrds.DatabaseClusterProps{
+			Engine: awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{
+				Version: awsrds.AuroraPostgresEngineVersion_VER_16_4(),
+			}),
+			Vpc:                     s.Vpc,
+			VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+			Writer:                  awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil),
+			ServerlessV2MinCapacity: jsii.Number(0.5),
+			ServerlessV2MaxCapacity: jsii.Number(4),
+			DefaultDatabaseName:     jsii.String(DatabaseName),
+		},
+		Source: source,
+	})
+
+	// Rails signs sessions with this key; it is not a database credential.
+	secretKeyBase := awssecretsmanager.NewSecret(stack, jsii.String("SecretKeyBase"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Redmine SECRET_KEY_BASE"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+		},
+	})
+
+	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
+		Vpc:                            s.Vpc,
+		ContainerInsightsV2:            awsecs.ContainerInsights_ENABLED,
+		EnableFargateCapacityProviders: jsii.Bool(true),
+	})
+	dbSecret := s.Database.Secret()
+	s.Service = awsecspatterns.NewApplicationLoadBalancedFargateService(stack, jsii.String("Redmine"), &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
+		Cluster:        cluster,
+		Cpu:            jsii.Number(512),
+		MemoryLimitMiB: jsii.Number(1024),
+		DesiredCount:   jsii.Number(1),
+		// Start the new task before stopping the old one.
+		MinHealthyPercent: jsii.Number(100),
+		MaxHealthyPercent: jsii.Number(200),
+		TaskSubnets:       &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Rollback: jsii.Bool(true)},
+		// The first start runs Redmine's database migrations.
+		HealthCheckGracePeriod: awscdk.Duration_Minutes(jsii.Number(5)),
+		TaskImageOptions: &awsecspatterns.ApplicationLoadBalancedTaskImageOptions{
+			Image:         awsecs.ContainerImage_FromRegistry(jsii.String(p.RedmineImage), nil),
+			ContainerPort: jsii.Number(3000),
+			Environment: &map[string]*string{
+				// The host follows the cluster: a restore changes it, and the task
+				// definition is updated on the same deploy.
+				"REDMINE_DB_POSTGRES": s.Database.ClusterEndpoint().Hostname(),
+				"REDMINE_DB_PORT":     awscdk.Token_AsString(s.Database.ClusterEndpoint().Port(), nil),
+				"REDMINE_DB_DATABASE": jsii.String(DatabaseName),
+				// The cluster requires TLS (rds.force_ssl); libpq reads this.
+				"PGSSLMODE": jsii.String("require"),
+			},
+			Secrets: &map[string]awsecs.Secret{
+				"REDMINE_DB_USERNAME":     awsecs.Secret_FromSecretsManager(dbSecret, jsii.String("username")),
+				"REDMINE_DB_PASSWORD":     awsecs.Secret_FromSecretsManager(dbSecret, jsii.String("password")),
+				"REDMINE_SECRET_KEY_BASE": awsecs.Secret_FromSecretsManager(secretKeyBase, nil),
+			},
+		},
+	})
+	s.Service.TargetGroup().ConfigureHealthCheck(&awselasticloadbalancingv2.HealthCheck{
+		Path:             jsii.String("/login"),
+		HealthyHttpCodes: jsii.String("200"),
+	})
+	s.Database.Connections().AllowDefaultPortFrom(s.Service.Service(), jsii.String("Redmine tasks"))
+
+	awscdk.NewCfnOutput(stack, jsii.String("DatabaseEndpoint"), &awscdk.CfnOutputProps{
+		Value:       s.Database.ClusterEndpoint().Hostname(),
+		Description: jsii.String("Writer endpoint of the Redmine database; it changes after a restore"),
+	})
+	return s, nil
+}

@@ -41,6 +41,8 @@ type AuroraCluster struct {
 	secret  awssecretsmanager.ISecret
 	key     awskms.IKey
 	source  resolvedSource
+	// backtrackHours is the backtrack window in hours, 0 when none is set.
+	backtrackHours float64
 }
 
 // NewAuroraCluster creates a restorable Aurora cluster, a drop-in replacement for
@@ -99,12 +101,16 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.cfn = c.cluster.Node().DefaultChild().(awsrds.CfnDBCluster)
 	c.applySource()
 	c.secret = c.masterSecret(creds)
+	c.addOutputs(path)
 	c.annotate(path, p)
 	registryOf(c).add(path, kindAuroraCluster, c.reportLines)
 	return c
 }
 
-const preventDeprecatedCredentialsFlag = "@aws-cdk/aws-rds:preventRenderingDeprecatedCredentials"
+const (
+	preventDeprecatedCredentialsFlag = "@aws-cdk/aws-rds:preventRenderingDeprecatedCredentials"
+	crossStackReferencesFlag         = "@aws-cdk/core:defaultCrossStackReferences"
+)
 
 // credentialsMode is how the master password is kept valid across restores.
 type credentialsMode struct {
@@ -143,7 +149,7 @@ func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps)
 	}
 	engine := *p.Engine.EngineType()
 	if p.BacktrackWindow != nil {
-		checkBacktrack(path, engine, p.BacktrackWindow)
+		c.backtrackHours = checkBacktrack(path, engine, p.BacktrackWindow)
 	}
 	creds := credentialsFor(path, p.Credentials, p.ManageMasterUserPassword)
 	p.ManageMasterUserPassword = jsii.Bool(creds.managed)
@@ -241,9 +247,10 @@ func defaultParameters(engine string) map[string]string {
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbcluster.html#cfn-rds-dbcluster-backtrackwindow
 const maxBacktrack = 72 * time.Hour
 
-func checkBacktrack(path, engine string, window awscdk.Duration) {
+// checkBacktrack validates a backtrack window and returns it in hours.
+func checkBacktrack(path, engine string, window awscdk.Duration) float64 {
 	if window.IsUnresolved() != nil && *window.IsUnresolved() {
-		return
+		return 0
 	}
 	seconds := *window.ToSeconds(nil)
 	value := fmt.Sprintf("%g hours", seconds/3600)
@@ -257,6 +264,7 @@ func checkBacktrack(path, engine string, window awscdk.Duration) {
 			Problem: "is outside 0 to 72 hours",
 			Fix:     "use a window of at most 72 hours, for example awscdk.Duration_Hours(jsii.Number(24))"})
 	}
+	return seconds / 3600
 }
 
 // credentialsFor decides how the master password survives a restore.
@@ -424,6 +432,45 @@ func (c *AuroraCluster) masterSecret(creds credentialsMode) awssecretsmanager.IS
 	})
 }
 
+// addOutputs publishes the current cluster's identifiers and the commands that
+// restore it, resolved by CloudFormation, so an operator can copy them from the
+// stack outputs. Their logical IDs come from the construct path within the stack
+// (for RedmineStack/Database: DatabaseClusterIdentifier, ...), so they are easy
+// to query and stable across restores.
+func (c *AuroraCluster) addOutputs(path string) {
+	prefix := outputPrefix(c)
+	id := c.ClusterIdentifier()
+	output := func(name, description string, value *string) {
+		o := awscdk.NewCfnOutput(c, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+		o.OverrideLogicalId(jsii.String(prefix + name))
+	}
+	output("ClusterIdentifier", "Current identifier of "+path+" (it changes with every restore)", id)
+	output("ClusterResourceId", "Resource ID of the current cluster of "+path+", for restoring it after it is deleted", c.ClusterResourceIdentifier())
+	output("PointInTimeRestoreCommand", "Restores "+path+" to a point in time: replace <time> with an RFC 3339 time or latest",
+		awscdk.Fn_Join(jsii.String(""), &[]*string{
+			jsii.String("cdk deploy -c " + ContextKey(path, ContextRestoreToTime) + "=<time> -c " + ContextKey(path, ContextRestoreSourceCluster) + "="), id,
+		}))
+	output("ListSnapshotsCommand", "Lists the snapshots of the current cluster of "+path+"; restore one with cdk deploy -c "+ContextKey(path, ContextSnapshotArn)+"=<ARN>",
+		awscdk.Fn_Join(jsii.String(""), &[]*string{
+			jsii.String("aws rds describe-db-cluster-snapshots --db-cluster-identifier "), id,
+			jsii.String(" --query 'DBClusterSnapshots[].[SnapshotCreateTime,DBClusterSnapshotArn]' --output text"),
+		}))
+}
+
+// outputPrefix is the construct's path inside its stack with everything but
+// letters and digits removed: "RedmineStack/Database" gives "Database".
+func outputPrefix(c constructs.Construct) string {
+	stackPath := *awscdk.Stack_Of(c).Node().Path()
+	rel := strings.TrimPrefix(strings.TrimPrefix(*c.Node().Path(), stackPath), "/")
+	var b strings.Builder
+	for _, r := range rel {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 // Cluster returns the underlying awsrds.DatabaseCluster (or
 // DatabaseClusterFromSnapshot) as the interface every CDK API accepts.
 func (c *AuroraCluster) Cluster() awsrds.IDatabaseCluster { return c.cluster }
@@ -483,6 +530,13 @@ func (c *AuroraCluster) annotate(path string, p awsrds.DatabaseClusterProps) {
 			"%s: keep this restore source in cdk.json (commit it) for every later deploy, until the next restore. The AWS::RDS::DBCluster docs: if you don't specify it, \"an empty DB cluster is created, and the original DB cluster is deleted\" (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbcluster.html#cfn-rds-dbcluster-snapshotidentifier).",
 			path)))
 	}
+	if src := c.source.sourceCluster; src != nil && awscdk.Stack_Of(src) != awscdk.Stack_Of(c) {
+		if mode, _ := c.Node().TryGetContext(jsii.String(crossStackReferencesFlag)).(string); mode != "weak" {
+			a.AddWarningV2(jsii.String("restorable:strongReference"), jsii.String(fmt.Sprintf(
+				"%s: the source cluster %s is in another stack, so its stack exports its cluster identifier, and CloudFormation refuses to change an export that another stack imports: a restore of %s would fail while this stack exists. Set the context flag %s to \"weak\", or pass SourceClusterIdentifier instead.",
+				path, displayPath(src), displayPath(src), crossStackReferencesFlag)))
+		}
+	}
 	for _, w := range c.source.warnings("restoreToTime", time.Now()) {
 		a.AddWarningV2(jsii.String("restorable:restoreTime"), jsii.String(path+": "+w))
 	}
@@ -497,6 +551,12 @@ func (c *AuroraCluster) annotate(path string, p awsrds.DatabaseClusterProps) {
 	}
 	if days := p.Backup.Retention.ToDays(nil); days != nil && *days < defaultBackupRetentionDays {
 		a.AddWarningV2(jsii.String("restorable:shortRetention"), jsii.String(fmt.Sprintf("%s: backup retention is %g days, so a point-in-time restore can reach back only that far (the default here is %d, Aurora allows 35).", path, *days, defaultBackupRetentionDays)))
+	}
+	if p.BacktrackWindow != nil && c.backtrackHours > 0 {
+		a.AddInfo(jsii.String(fmt.Sprintf("%s: backtracking (%g hours) can only be turned on when a cluster is created or restored; RDS changes the window only of a cluster created with it (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Managing.Backtrack.Configuring.html). Rewinding is an RDS operation outside CloudFormation: aws rds backtrack-db-cluster --db-cluster-identifier <current identifier> --backtrack-to <time>.", path, c.backtrackHours)))
+	}
+	if p.BacktrackWindow != nil && c.backtrackHours == 0 && (p.BacktrackWindow.IsUnresolved() == nil || !*p.BacktrackWindow.IsUnresolved()) {
+		a.AddWarningV2(jsii.String("restorable:backtrackOff"), jsii.String(path+": BacktrackWindow is 0, which turns backtracking off for good: RDS cannot turn it on again for this cluster."))
 	}
 	if p.ParameterGroup != nil {
 		a.AddWarningV2(jsii.String("restorable:parameterGroup"), jsii.String(path+": a ParameterGroup was passed, so restorable does not set its TLS and statement-logging parameters; set "+parameterHint(*p.Engine.EngineType())+" in that group."))

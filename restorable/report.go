@@ -38,6 +38,9 @@ func (c *AuroraCluster) reportLines() []string {
 			"deploy:  restores in place on the deploy that sets or changes this source (the cluster and its instances are replaced, the old cluster is kept by deletion protection); later deploys with the same source change nothing",
 			"keep:    this source in cdk.json for every later deploy until the next restore")
 	}
+	if c.backtrackHours > 0 {
+		lines = append(lines, fmt.Sprintf("rewind:  backtracking keeps %g hours; rewinding is outside CloudFormation: aws rds backtrack-db-cluster --db-cluster-identifier <current identifier> --backtrack-to <RFC 3339 time>", c.backtrackHours))
+	}
 	lines = append(lines,
 		"restore: cdk deploy -c "+key(ContextSnapshotArn)+"=<snapshot name or ARN>",
 		"         cdk deploy -c "+key(ContextRestoreToTime)+"=<RFC 3339 time|latest> -c "+key(ContextRestoreSourceCluster)+"=<current cluster identifier>",

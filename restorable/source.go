@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/constructs-go/constructs/v10"
 )
 
 // SourceKind says where a restorable Aurora cluster gets its data from.
@@ -67,6 +68,12 @@ type AuroraSource struct {
 	SourceClusterResourceID string
 	// SourceCluster is a cluster defined in this app to restore to a point in time
 	// or to clone. The template references it, so no identifier needs copying.
+	// In another stack, use weak cross-stack references (the context flag
+	// "@aws-cdk/core:defaultCrossStackReferences": "weak"): with strong ones the
+	// source's stack exports the identifier, and CloudFormation then refuses a
+	// restore of the source. With weak ones, a restore of the source gives it a
+	// new identifier, and the next deploy of this stack clones (or restores)
+	// again from the new cluster; pass SourceClusterIdentifier to pin the source.
 	// Default: none.
 	SourceCluster awsrds.IDatabaseCluster
 	// Clone makes the cluster a copy-on-write clone of the source cluster, as of
@@ -259,7 +266,7 @@ func (r resolvedSource) sourceDescription() string {
 	case r.sourceResourceID != "":
 		return "deleted cluster " + r.sourceResourceID
 	case r.sourceCluster != nil:
-		return "cluster " + *r.sourceCluster.Node().Path()
+		return "cluster " + displayPath(r.sourceCluster)
 	default:
 		return "an unknown cluster"
 	}
@@ -281,6 +288,12 @@ func (r resolvedSource) warnings(setting string, now time.Time) []string {
 			setting, r.restoreTime, int(now.Sub(r.at).Hours()/24)))
 	}
 	return out
+}
+
+// displayPath is a construct's path as users wrote it: the L2 inside a restorable
+// construct sits under the hidden id "Default", which is left out.
+func displayPath(c interface{ Node() constructs.Node }) string {
+	return strings.TrimSuffix(*c.Node().Path(), "/Default")
 }
 
 // maxBackupRetention is the longest backup retention Aurora supports (35 days).

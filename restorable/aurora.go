@@ -28,6 +28,13 @@ type AuroraClusterProps struct {
 	// `cdk deploy -c ...`.
 	// Default: a new, empty cluster.
 	Source AuroraSource
+	// AllowReplace consents, for one deploy, to a change that would replace the
+	// cluster with an empty one (a removed restore source, a changed create-only
+	// property such as the KMS key): it must be the identifier of the current
+	// cluster, so a consent left in cdk.json never applies to a later cluster.
+	// Use AllowReplaceFromContext to take it from -c '<path>.allowReplace=<id>'.
+	// Default: no consent; the replacement guard refuses such a deploy.
+	AllowReplace string
 }
 
 // AuroraCluster is an Aurora cluster whose data can be restored in place by
@@ -41,6 +48,7 @@ type AuroraCluster struct {
 	secret  awssecretsmanager.ISecret
 	key     awskms.IKey
 	source  resolvedSource
+	guard   *replacementGuard
 	// backtrackHours is the backtrack window in hours, 0 when none is set.
 	backtrackHours float64
 }
@@ -101,6 +109,7 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.cfn = c.cluster.Node().DefaultChild().(awsrds.CfnDBCluster)
 	c.applySource()
 	c.secret = c.masterSecret(creds)
+	c.guard = newReplacementGuard(c, c.cfn, props.AllowReplace, c.guardSource, c.guardCreateOnly)
 	c.addOutputs(path)
 	c.annotate(path, p)
 	registryOf(c).add(path, kindAuroraCluster, c.reportLines)
@@ -430,6 +439,41 @@ func (c *AuroraCluster) masterSecret(creds credentialsMode) awssecretsmanager.IS
 		SecretCompleteArn: c.cfn.AttrMasterUserSecretSecretArn(),
 		EncryptionKey:     creds.secretKey,
 	})
+}
+
+// guardSource reads the cluster's restore properties for the replacement guard.
+func (c *AuroraCluster) guardSource() map[string]interface{} {
+	m := map[string]interface{}{}
+	put(m, "SnapshotIdentifier", c.cfn.SnapshotIdentifier())
+	put(m, "RestoreType", c.cfn.RestoreType())
+	put(m, "SourceDBClusterIdentifier", c.cfn.SourceDbClusterIdentifier())
+	put(m, "SourceDbClusterResourceId", c.cfn.SourceDbClusterResourceId())
+	put(m, "RestoreToTime", c.cfn.RestoreToTime())
+	put(m, "UseLatestRestorableTime", c.cfn.UseLatestRestorableTime())
+	return m
+}
+
+// guardCreateOnly reads the cluster's other create-only properties, a change to
+// any of which makes CloudFormation replace the cluster: createOnlyProperties
+// and conditionalCreateOnlyProperties of the AWS::RDS::DBCluster schema
+// (https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-rds/blob/master/aws-rds-dbcluster/aws-rds-dbcluster.json).
+func (c *AuroraCluster) guardCreateOnly() map[string]interface{} {
+	m := map[string]interface{}{}
+	put(m, "AvailabilityZones", c.cfn.AvailabilityZones())
+	put(m, "ClusterScalabilityType", c.cfn.ClusterScalabilityType())
+	put(m, "DBClusterIdentifier", c.cfn.DbClusterIdentifier())
+	put(m, "DBSubnetGroupName", c.cfn.DbSubnetGroupName())
+	put(m, "DBSystemId", c.cfn.DbSystemId())
+	put(m, "DatabaseName", c.cfn.DatabaseName())
+	put(m, "Engine", c.cfn.Engine())
+	put(m, "EngineMode", c.cfn.EngineMode())
+	put(m, "GlobalClusterIdentifier", c.cfn.GlobalClusterIdentifier())
+	put(m, "KmsKeyId", c.cfn.KmsKeyId())
+	put(m, "MasterUsername", c.cfn.MasterUsername())
+	put(m, "PubliclyAccessible", c.cfn.PubliclyAccessible())
+	put(m, "SourceRegion", c.cfn.SourceRegion())
+	put(m, "StorageEncrypted", c.cfn.StorageEncrypted())
+	return m
 }
 
 // addOutputs publishes the current cluster's identifiers and the commands that

@@ -31,6 +31,7 @@ var contextKeySpecs = func() map[string]contextKeySpec {
 	for key, bare := range auroraContextKeys {
 		specs[key] = contextKeySpec{kinds: []resourceKind{kindAuroraCluster}, bare: bare}
 	}
+	specs[ContextAllowReplace] = contextKeySpec{kinds: []resourceKind{kindAuroraCluster, kindFileSystem}}
 	return specs
 }()
 

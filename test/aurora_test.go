@@ -122,13 +122,9 @@ func TestSnapshotRestoreIsTheSameClusterResource(t *testing.T) {
 	assert.NotContains(t, p, "StorageEncrypted")
 	assert.NotNil(t, p["KmsKeyId"])
 	assert.Equal(t, true, p["ManageMasterUserPassword"])
-	// AND only the cluster resource changed in the template
-	changes := templateChanges(before, after)
-	assert.ElementsMatch(t, []string{
-		id + ".Properties.SnapshotIdentifier",
-		id + ".Properties.MasterUsername",
-		id + ".Properties.StorageEncrypted",
-	}, changes)
+	// AND only the cluster and its replacement guard changed in the template
+	assert.ElementsMatch(t, clusterAndGuardChanges(t, before, "SnapshotIdentifier", "MasterUsername", "StorageEncrypted"),
+		templateChanges(before, after))
 }
 
 func TestLogicalIDsMatchAPlainDatabaseCluster(t *testing.T) {

@@ -8,10 +8,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/restorable-cdk/restorable/restorable"
 )
 
 // These tests run the pinned CDK CLI (package.json) on the example app through
@@ -143,4 +146,107 @@ func TestCLIDiffOfARestoreReplacesOnlyTheClusterAndItsDependents(t *testing.T) {
 		"AWS::RDS::DBInstance",
 	}, replacedResources(diff), diff)
 	assert.Regexp(t, `\[\+\] SnapshotIdentifier \(requires replacement\)\n\s+│\s+└─ `+regexp.QuoteMeta(snapshotARN), diff)
+}
+
+// changedResources parses `cdk diff` output into the logical IDs it lists as
+// changed, keyed to their type.
+func changedResources(diff string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(diff, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 3 || !regexp.MustCompile(`^\[[~+-]\]$`).MatchString(fields[0]) || !strings.Contains(fields[1], "::") {
+			continue
+		}
+		if fields[len(fields)-1] == "replace" {
+			fields = fields[:len(fields)-1]
+		}
+		out[fields[len(fields)-1]] = fields[1]
+	}
+	return out
+}
+
+// dependsOn returns every resource that id depends on in the template, directly
+// or through others: DependsOn, Ref and Fn::GetAtt. CloudFormation updates a
+// resource only after all of them.
+func dependsOn(tmpl map[string]interface{}, id string) map[string]bool {
+	resources := tmpl["Resources"].(map[string]interface{})
+	direct := func(r map[string]interface{}) []string {
+		var deps []string
+		switch d := r["DependsOn"].(type) {
+		case string:
+			deps = append(deps, d)
+		case []interface{}:
+			for _, x := range d {
+				deps = append(deps, x.(string))
+			}
+		}
+		var walk func(v interface{})
+		walk = func(v interface{}) {
+			switch x := v.(type) {
+			case map[string]interface{}:
+				if ref, ok := x["Ref"].(string); ok {
+					deps = append(deps, ref)
+				}
+				if att, ok := x["Fn::GetAtt"].([]interface{}); ok {
+					deps = append(deps, att[0].(string))
+				}
+				for _, y := range x {
+					walk(y)
+				}
+			case []interface{}:
+				for _, y := range x {
+					walk(y)
+				}
+			}
+		}
+		walk(r["Properties"])
+		return deps
+	}
+	seen := map[string]bool{}
+	var visit func(string)
+	visit = func(n string) {
+		r, ok := resources[n].(map[string]interface{})
+		if !ok {
+			return
+		}
+		for _, d := range direct(r) {
+			if !seen[d] {
+				seen[d] = true
+				visit(d)
+			}
+		}
+	}
+	visit(id)
+	return seen
+}
+
+func TestCLIDiffOfADroppedSourceShowsTheGuardFirst(t *testing.T) {
+	// GIVEN the example as deployed after a snapshot restore
+	restored := t.TempDir()
+	out, err := runCDK(t, "synth", "--quiet", "-o", restored, "-c", "snapshotArn="+snapshotARN)
+	require.NoError(t, err, out)
+	// WHEN a deploy forgets the source (a teammate's branch, a CI job)
+	after := t.TempDir()
+	diff, err := runCDK(t, "diff", "--template", filepath.Join(restored, "RedmineStack.template.json"), "-o", after)
+	require.NoError(t, err, diff)
+	// THEN the diff shows the cluster being replaced by an empty one, and the
+	// guard's properties changing with it
+	changed := changedResources(diff)
+	tmpl := cliTemplate(t, after)
+	guardID, _ := guardOf(t, tmpl)
+	clusterID := clusterIDOf(t, tmpl)
+	require.Equal(t, restorable.GuardResourceType, changed[guardID], diff)
+	require.Equal(t, "AWS::RDS::DBCluster", changed[clusterID], diff)
+	assert.Regexp(t, `\[~\] Custom::RestorableGuard Database/ReplacementGuard `+guardID+`\n(.*\n)*?.*\[~\] Source\n.*\[-\] Removed: \.SnapshotIdentifier`, diff)
+	// AND every other changed resource depends on the guard, so CloudFormation
+	// updates the guard first, and its refusal stops the update before the
+	// cluster, its instance or the service are touched
+	for id, typ := range changed {
+		if id == guardID {
+			assert.False(t, dependsOn(tmpl, guardID)[clusterID], "the guard must not depend on the cluster")
+			continue
+		}
+		assert.True(t, dependsOn(tmpl, id)[guardID], "%s %s changes before the guard", typ, id)
+	}
+	assert.GreaterOrEqual(t, len(changed), 4, diff)
 }

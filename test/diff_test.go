@@ -107,3 +107,28 @@ func validationViolations(t *testing.T, outdir, plugin string) []string {
 	}
 	return out
 }
+
+// restoreProperties are the DBCluster properties the guard carries as Source.
+var restoreProperties = map[string]bool{
+	"SnapshotIdentifier": true, "RestoreType": true, "SourceDBClusterIdentifier": true,
+	"SourceDbClusterResourceId": true, "RestoreToTime": true, "UseLatestRestorableTime": true,
+}
+
+// clusterAndGuardChanges is the expected change list when the given cluster
+// properties change: each appears on the cluster and, mirrored, on its guard
+// (under Source for restore properties, CreateOnly for the others).
+func clusterAndGuardChanges(t *testing.T, tmpl map[string]interface{}, keys ...string) []string {
+	t.Helper()
+	cluster := clusterIDOf(t, tmpl)
+	guardID, _ := guardOf(t, tmpl)
+	var out []string
+	for _, k := range keys {
+		out = append(out, cluster+".Properties."+k)
+		if restoreProperties[k] {
+			out = append(out, guardID+".Properties.Source."+k)
+		} else {
+			out = append(out, guardID+".Properties.CreateOnly."+k)
+		}
+	}
+	return out
+}

@@ -16,15 +16,12 @@ func TestExampleNewToSnapshotChangesOnlyTheCluster(t *testing.T) {
 	_, before, _ := example(t, nil)
 	// WHEN it is deployed with -c snapshotArn=...
 	_, after, _ := example(t, map[string]string{"snapshotArn": snapshotARN})
-	// THEN the only template change is the cluster's restore source; the service,
-	// the security groups, the key and the subnet group are untouched, and every
-	// consumer follows the restored cluster through its references
-	id := clusterIDOf(t, before)
-	assert.ElementsMatch(t, []string{
-		id + ".Properties.SnapshotIdentifier",
-		id + ".Properties.MasterUsername",
-		id + ".Properties.StorageEncrypted",
-	}, templateChanges(before, after))
+	// THEN the only template changes are the cluster's restore source and its
+	// guard; the service, the security groups, the key and the subnet group are
+	// untouched, and every consumer follows the restored cluster through its
+	// references
+	assert.ElementsMatch(t, clusterAndGuardChanges(t, before, "SnapshotIdentifier", "MasterUsername", "StorageEncrypted"),
+		templateChanges(before, after))
 }
 
 func TestExampleSameSnapshotAgainChangesNothing(t *testing.T) {
@@ -42,9 +39,9 @@ func TestExampleAnotherSnapshotChangesOnlyTheSource(t *testing.T) {
 	_, first, _ := example(t, map[string]string{"snapshotArn": snapshotARN})
 	// WHEN it is restored from another snapshot, with the per-construct key
 	_, second, _ := example(t, map[string]string{"RedmineStack/Database.snapshotArn": otherSnapshotARN})
-	// THEN only the snapshot identifier changes
+	// THEN only the snapshot identifier changes, on the cluster and its guard
 	id := clusterIDOf(t, first)
-	assert.Equal(t, []string{id + ".Properties.SnapshotIdentifier"}, templateChanges(first, second))
+	assert.ElementsMatch(t, clusterAndGuardChanges(t, first, "SnapshotIdentifier"), templateChanges(first, second))
 	assert.Equal(t, otherSnapshotARN, props(second["Resources"].(map[string]interface{})[id].(map[string]interface{}))["SnapshotIdentifier"])
 }
 

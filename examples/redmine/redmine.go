@@ -64,6 +64,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	if err != nil {
 		return nil, err
 	}
+	consent, err := restorable.AllowReplaceFromContext(stack, "Database")
+	if err != nil {
+		return nil, err
+	}
 	s.Database = restorable.NewAuroraCluster(stack, jsii.String("Database"), &restorable.AuroraClusterProps{
 		DatabaseClusterProps: awsrds.DatabaseClusterProps{
 			Engine: awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{
@@ -76,7 +80,8 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 			ServerlessV2MaxCapacity: jsii.Number(4),
 			DefaultDatabaseName:     jsii.String(DatabaseName),
 		},
-		Source: source,
+		Source:       source,
+		AllowReplace: consent,
 	})
 
 	// Rails signs sessions with this key; it is not a database credential.

@@ -1,0 +1,68 @@
+// Command lambda is the restorable Lambda handler, built at synth for
+// provided.al2023 on arm64 (see restorable's handler build). One binary serves
+// every role; the function's RESTORABLE_HANDLER environment variable picks it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+
+	"github.com/restorable-cdk/restorable/internal/guard"
+)
+
+// HandlerEnv names the environment variable that selects the handler.
+const HandlerEnv = "RESTORABLE_HANDLER"
+
+func main() {
+	switch role := os.Getenv(HandlerEnv); role {
+	case "guard":
+		cfg, err := config.LoadDefaultConfig(context.Background())
+		if err != nil {
+			log.Fatalf("load AWS config: %v", err)
+		}
+		stacks := stackReader{cloudformation.NewFromConfig(cfg)}
+		lambda.Start(func(ctx context.Context, e cfn.Event) (guard.Response, error) {
+			return guard.Handle(ctx, stacks, guard.Event{
+				RequestType:           string(e.RequestType),
+				StackID:               e.StackID,
+				PhysicalResourceID:    e.PhysicalResourceID,
+				ResourceProperties:    e.ResourceProperties,
+				OldResourceProperties: e.OldResourceProperties,
+			}, log.Printf)
+		})
+	default:
+		log.Fatalf("%s=%q: unknown handler", HandlerEnv, role)
+	}
+}
+
+// stackReader implements guard.Stacks with the CloudFormation API.
+type stackReader struct{ client *cloudformation.Client }
+
+func (s stackReader) StackStatus(ctx context.Context, stackID string) (string, error) {
+	out, err := s.client.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
+	if err != nil {
+		return "", err
+	}
+	if len(out.Stacks) != 1 {
+		return "", fmt.Errorf("DescribeStacks %s returned %d stacks", stackID, len(out.Stacks))
+	}
+	return string(out.Stacks[0].StackStatus), nil
+}
+
+func (s stackReader) PhysicalID(ctx context.Context, stackID, logicalID string) (string, error) {
+	out, err := s.client.DescribeStackResource(ctx, &cloudformation.DescribeStackResourceInput{
+		StackName: aws.String(stackID), LogicalResourceId: aws.String(logicalID),
+	})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.StackResourceDetail.PhysicalResourceId), nil
+}

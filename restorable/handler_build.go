@@ -1,0 +1,197 @@
+package restorable
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// The Lambda handlers (the replacement guard, the EFS restore) are Go, built at
+// synth by the local Go toolchain for provided.al2023 on arm64: no Docker.
+//
+// The build is reproducible, so the same source gives the same binary and the
+// same asset hash on every synth and every machine, and an unchanged app shows
+// no diff: the toolchain is pinned (GOTOOLCHAIN, which the go command downloads
+// from the module proxy when the local Go differs), paths are trimmed, and the
+// build ID, VCS stamp and symbol table are left out. It builds inside the
+// restorable module itself (the repository, a replace directory, or the
+// read-only module cache of an app that depends on restorable), with that
+// module's go.mod and go.sum, so the app's own dependency versions do not
+// change the handler.
+const (
+	modulePath     = "github.com/restorable-cdk/restorable"
+	handlerPackage = "./internal/lambda"
+	// HandlerGoToolchain is the Go toolchain that builds the Lambda handlers.
+	HandlerGoToolchain = "go1.26.8"
+	// ToolchainEnv overrides HandlerGoToolchain: "local" builds with the Go on
+	// PATH (for machines without access to the module proxy), at the cost of an
+	// asset hash that depends on that Go version.
+	ToolchainEnv = "RESTORABLE_GO_TOOLCHAIN"
+)
+
+// handlerAsset is the built handler: a directory holding one executable named
+// bootstrap, and the SHA-256 of that executable.
+type handlerAsset struct {
+	dir, hash string
+}
+
+var handlerBuild struct {
+	once  sync.Once
+	asset handlerAsset
+	err   error
+}
+
+// handlerCode returns the Lambda code of the restorable handlers, building them
+// on first use in this process.
+func handlerCode() awslambda.Code {
+	handlerBuild.once.Do(func() {
+		handlerBuild.asset, handlerBuild.err = buildHandler()
+	})
+	if handlerBuild.err != nil {
+		panic(handlerBuild.err)
+	}
+	a := handlerBuild.asset
+	return awslambda.Code_FromAsset(jsii.String(a.dir), &awss3assets.AssetOptions{
+		AssetHash:     jsii.String(a.hash),
+		AssetHashType: awscdk.AssetHashType_CUSTOM,
+	})
+}
+
+func buildHandler() (handlerAsset, error) {
+	dir, err := moduleDir()
+	if err != nil {
+		return handlerAsset{}, err
+	}
+	tmp, err := os.MkdirTemp("", "restorable-handler-")
+	if err != nil {
+		return handlerAsset{}, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "bootstrap")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
+		"-ldflags", "-s -w -buildid=", "-o", out, handlerPackage)
+	cmd.Dir = dir
+	cmd.Env = handlerBuildEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return handlerAsset{}, &InputError{Setting: "Lambda handler build",
+			Problem: fmt.Sprintf("`go build %s` in %s failed: %v: %s", handlerPackage, dir, err, strings.TrimSpace(stderr.String())),
+			Fix:     "synthesize with the Go toolchain on PATH and the Go module proxy reachable (the handler is built with " + HandlerGoToolchain + "; set " + ToolchainEnv + "=local to use the local Go instead)"}
+	}
+	hash, err := fileSHA256(out)
+	if err != nil {
+		return handlerAsset{}, err
+	}
+	return storeHandler(out, hash)
+}
+
+// handlerBuildEnv pins everything that changes the binary.
+func handlerBuildEnv() []string {
+	toolchain := HandlerGoToolchain
+	if v := os.Getenv(ToolchainEnv); v != "" {
+		toolchain = v
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		switch strings.SplitN(kv, "=", 2)[0] {
+		case "GOOS", "GOARCH", "GOARM64", "CGO_ENABLED", "GOFLAGS", "GOWORK", "GOTOOLCHAIN", "GOEXPERIMENT", "GO111MODULE":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "GOOS=linux", "GOARCH=arm64", "GOARM64=v8.0", "CGO_ENABLED=0",
+		"GOFLAGS=-mod=readonly", "GOWORK=off", "GO111MODULE=on", "GOTOOLCHAIN="+toolchain)
+}
+
+// storeHandler moves the binary into a content-addressed cache directory, so
+// that the asset directory never changes under a given hash.
+func storeHandler(binary, hash string) (handlerAsset, error) {
+	root, err := os.UserCacheDir()
+	if err != nil {
+		root = os.TempDir()
+	}
+	dir := filepath.Join(root, "restorable", "lambda", hash)
+	target := filepath.Join(dir, "bootstrap")
+	if got, err := fileSHA256(target); err == nil && got == hash {
+		return handlerAsset{dir: dir, hash: hash}, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return handlerAsset{}, err
+	}
+	if err := copyFile(binary, target+".tmp", 0o755); err != nil {
+		return handlerAsset{}, err
+	}
+	if err := os.Rename(target+".tmp", target); err != nil {
+		return handlerAsset{}, err
+	}
+	return handlerAsset{dir: dir, hash: hash}, nil
+}
+
+// moduleDir finds the restorable module's source directory: through the go
+// command in the app's module (the usual case, `go run` from cdk.json), or else
+// through the version this binary was built with.
+func moduleDir() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", modulePath).Output()
+	if dir := strings.TrimSpace(string(out)); err == nil && dir != "" {
+		return dir, nil
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == modulePath && dep.Version != "" && dep.Version != "(devel)" {
+				raw, dlErr := exec.Command("go", "mod", "download", "-json", modulePath+"@"+dep.Version).Output()
+				var mod struct{ Dir string }
+				if dlErr == nil && json.Unmarshal(raw, &mod) == nil && mod.Dir != "" {
+					return mod.Dir, nil
+				}
+			}
+		}
+	}
+	return "", &InputError{Setting: "Lambda handler build",
+		Problem: fmt.Sprintf("cannot find the source of %s (go list -m: %v)", modulePath, err),
+		Fix:     "synthesize from inside the Go module of your CDK app (cdk.json: \"app\": \"go run .\"), with the Go toolchain on PATH"}
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func copyFile(from, to string, mode os.FileMode) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -94,18 +94,28 @@ func TestExampleNewToClone(t *testing.T) {
 	assert.Equal(t, "copy-on-write", clusterOf(t, clone)["RestoreType"])
 }
 
-func TestCloneOfAClusterInAnotherStack(t *testing.T) {
-	// GIVEN a production stack and a staging stack in one app, the staging
-	// cluster a clone of the production one, referenced as a construct
-	app := newApp(t, nil)
+// prodAndStaging builds a production stack and a staging stack whose cluster is
+// a clone of production's, referenced as a construct, in one app with the given
+// context.
+func prodAndStaging(t *testing.T, ctx map[string]interface{}) (prodStack, stagingStack awscdk.Stack) {
+	t.Helper()
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &ctx})
 	env := &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
-	prodStack := awscdk.NewStack(app, jsii.String("Prod"), &awscdk.StackProps{Env: env})
+	prodStack = awscdk.NewStack(app, jsii.String("Prod"), &awscdk.StackProps{Env: env})
 	prod := restorable.NewAuroraCluster(prodStack, jsii.String("Database"), &restorable.AuroraClusterProps{DatabaseClusterProps: clusterProps(prodStack)})
-	stagingStack := awscdk.NewStack(app, jsii.String("Staging"), &awscdk.StackProps{Env: env})
+	stagingStack = awscdk.NewStack(app, jsii.String("Staging"), &awscdk.StackProps{Env: env})
 	restorable.NewAuroraCluster(stagingStack, jsii.String("Database"), &restorable.AuroraClusterProps{
 		DatabaseClusterProps: clusterProps(stagingStack),
 		Source:               restorable.AuroraSource{Clone: true, SourceCluster: prod.Cluster()},
 	})
+	return prodStack, stagingStack
+}
+
+func TestCloneOfAClusterInAnotherStack(t *testing.T) {
+	// GIVEN a production stack and a staging stack in one app, the staging
+	// cluster a clone of the production one, with the default (strong)
+	// cross-stack references
+	prodStack, stagingStack := prodAndStaging(t, map[string]interface{}{})
 	// THEN the clone reads the production cluster's current identifier from the
 	// production stack, so nothing is copied by hand
 	staging := clusterOf(t, templateJSON(t, stagingStack))
@@ -120,16 +130,7 @@ func TestCloneOfAClusterInAnotherStack(t *testing.T) {
 }
 
 func TestCloneWithWeakReferencesReadsTheOutput(t *testing.T) {
-	ctx := map[string]interface{}{"@aws-cdk/core:defaultCrossStackReferences": "weak"}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &ctx})
-	env := &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
-	prodStack := awscdk.NewStack(app, jsii.String("Prod"), &awscdk.StackProps{Env: env})
-	prod := restorable.NewAuroraCluster(prodStack, jsii.String("Database"), &restorable.AuroraClusterProps{DatabaseClusterProps: clusterProps(prodStack)})
-	stagingStack := awscdk.NewStack(app, jsii.String("Staging"), &awscdk.StackProps{Env: env})
-	restorable.NewAuroraCluster(stagingStack, jsii.String("Database"), &restorable.AuroraClusterProps{
-		DatabaseClusterProps: clusterProps(stagingStack),
-		Source:               restorable.AuroraSource{Clone: true, SourceCluster: prod.Cluster()},
-	})
+	_, stagingStack := prodAndStaging(t, map[string]interface{}{"@aws-cdk/core:defaultCrossStackReferences": "weak"})
 	src := clusterOf(t, templateJSON(t, stagingStack))["SourceDBClusterIdentifier"].(map[string]interface{})
 	assert.Equal(t, "Prod", src["Fn::GetStackOutput"].(map[string]interface{})["StackName"])
 	a := assertions.Annotations_FromStack(stagingStack)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -35,6 +36,16 @@ type AuroraClusterProps struct {
 	// Use AllowReplaceFromContext to take it from -c '<path>.allowReplace=<id>'.
 	// Default: no consent; the replacement guard refuses such a deploy.
 	AllowReplace string
+	// Protection is AWS Backup protection the cluster joins, for example
+	// StackProtection(stack), so that it is backed up with the stack's file
+	// systems in one plan and one vault, kept longer than Aurora's automated
+	// backups allow, and copied to another region if the protection does so.
+	// With a continuous rule in the plan (the default rules have one), AWS
+	// Backup manages the cluster's point-in-time backups, and the cluster's
+	// backup retention is set to that rule's retention so CloudFormation and AWS
+	// Backup agree on it.
+	// Default: no AWS Backup; Aurora's automated backups only.
+	Protection *Protection
 }
 
 // AuroraCluster is an Aurora cluster whose data can be restored in place by
@@ -49,6 +60,8 @@ type AuroraCluster struct {
 	key     awskms.IKey
 	source  resolvedSource
 	guard   *replacementGuard
+	// protection is the AWS Backup protection the cluster joined, if any.
+	protection *Protection
 	// backtrackHours is the backtrack window in hours, 0 when none is set.
 	backtrackHours float64
 }
@@ -99,7 +112,7 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 		panic(atConstruct(path, err))
 	}
 	c.source = src
-	p, creds := c.clusterProps(path, props.DatabaseClusterProps)
+	p, creds := c.clusterProps(path, props.DatabaseClusterProps, props.Protection)
 
 	if src.kind == KindNew {
 		c.cluster = awsrds.NewDatabaseCluster(c, jsii.String("Default"), &p)
@@ -110,6 +123,9 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.applySource()
 	c.secret = c.masterSecret(creds)
 	c.guard = newReplacementGuard(c, c.cfn, props.AllowReplace, c.guardSource, c.guardCreateOnly)
+	if c.protection = props.Protection; c.protection != nil {
+		c.protection.join(c, awsbackup.BackupResource_FromRdsDatabaseCluster(c.cluster))
+	}
 	c.addOutputs(path)
 	c.annotate(path, p)
 	registryOf(c).add(path, kindAuroraCluster, c.reportLines)
@@ -136,7 +152,7 @@ type credentialsMode struct {
 
 // clusterProps copies the caller's props, rejects what a restorable cluster cannot
 // support, and fills in the secure defaults. It never writes to the caller's props.
-func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps) (awsrds.DatabaseClusterProps, credentialsMode) {
+func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps, protection *Protection) (awsrds.DatabaseClusterProps, credentialsMode) {
 	if p.Engine == nil {
 		panic(&InputError{Construct: path, Setting: "Engine", Problem: "is not set",
 			Fix: "set Engine, for example awsrds.DatabaseClusterEngine_AuroraPostgres(...)"})
@@ -190,6 +206,14 @@ func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps)
 	if p.Backup != nil {
 		backup = *p.Backup
 	}
+	if continuous := protectionContinuousDays(protection); continuous > 0 {
+		if backup.Retention != nil && !unresolved(backup.Retention) && *backup.Retention.ToDays(nil) != continuous {
+			awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:retentionManagedByBackup"), jsii.String(fmt.Sprintf(
+				"%s: Backup.Retention is %g days, but the AWS Backup plan's continuous rule keeps %g days and manages the cluster's retention; restorable uses %g so that CloudFormation and AWS Backup agree.",
+				path, *backup.Retention.ToDays(nil), continuous, continuous)))
+		}
+		backup.Retention = awscdk.Duration_Days(jsii.Number(continuous))
+	}
 	if backup.Retention == nil {
 		backup.Retention = awscdk.Duration_Days(jsii.Number(defaultBackupRetentionDays))
 	}
@@ -215,6 +239,13 @@ func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps)
 		}
 	}
 	return p, creds
+}
+
+func protectionContinuousDays(p *Protection) float64 {
+	if p == nil {
+		return 0
+	}
+	return p.continuous
 }
 
 // defaultBackupRetentionDays is the automated backup retention restorable uses

@@ -16,6 +16,7 @@ type resourceKind string
 const (
 	kindAuroraCluster resourceKind = "Aurora cluster"
 	kindFileSystem    resourceKind = "file system"
+	kindBackupVault   resourceKind = "backup vault"
 )
 
 // contextKeySpec says which resources a context key applies to, and whether it
@@ -31,7 +32,7 @@ var contextKeySpecs = func() map[string]contextKeySpec {
 	for key, bare := range auroraContextKeys {
 		specs[key] = contextKeySpec{kinds: []resourceKind{kindAuroraCluster}, bare: bare}
 	}
-	specs[ContextAllowReplace] = contextKeySpec{kinds: []resourceKind{kindAuroraCluster, kindFileSystem}}
+	specs[ContextAllowReplace] = contextKeySpec{kinds: []resourceKind{kindAuroraCluster, kindFileSystem, kindBackupVault}}
 	return specs
 }()
 

@@ -38,6 +38,9 @@ func (c *AuroraCluster) reportLines() []string {
 			"deploy:  restores in place on the deploy that sets or changes this source (the cluster and its instances are replaced, the old cluster is kept by deletion protection); later deploys with the same source change nothing",
 			"keep:    this source in cdk.json for every later deploy until the next restore")
 	}
+	if c.protection != nil {
+		lines = append(lines, "backup:  selected by ARN in "+*c.protection.Node().Path()+"'s plan")
+	}
 	lines = append(lines,
 		"guard:   a deploy that would replace this cluster with an empty one fails first (template fingerprint "+c.guard.fingerprint()+")",
 		"consent: cdk deploy -c '"+key(ContextAllowReplace)+"=<current cluster identifier: stack output "+outputPrefix(c)+"ClusterIdentifier>' (one deploy, this cluster only)")

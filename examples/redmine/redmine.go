@@ -1,6 +1,8 @@
 // Package redmine is the example app: Redmine, a ticketing app, on ECS Fargate
 // behind an Application Load Balancer, with its database on a restorable Aurora
-// PostgreSQL cluster. A restore is a context value plus `cdk deploy`:
+// PostgreSQL cluster and its uploaded files on a restorable EFS file system, both
+// backed up by one AWS Backup plan into one vault. A restore is a context value
+// plus `cdk deploy`:
 //
 //	cdk deploy -c snapshotArn=arn:aws:rds:<region>:<account>:cluster-snapshot:<name>
 //
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
@@ -35,8 +38,15 @@ type Stack struct {
 	Stack    awscdk.Stack
 	Vpc      awsec2.Vpc
 	Database *restorable.AuroraCluster
+	Files    *restorable.FileSystem
 	Service  awsecspatterns.ApplicationLoadBalancedFargateService
 }
+
+// FilesPath is where Redmine keeps uploaded files, on the EFS file system.
+const FilesPath = "/usr/src/redmine/files"
+
+// redmineUID is the user the official redmine image runs as.
+const redmineUID = "999"
 
 // DatabaseName is the database Redmine uses in the cluster.
 const DatabaseName = "redmine"
@@ -82,6 +92,25 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		},
 		Source:       source,
 		AllowReplace: consent,
+		// Backed up with the files, in one plan and one vault.
+		Protection: restorable.StackProtection(stack),
+	})
+
+	filesConsent, err := restorable.AllowReplaceFromContext(stack, "Files")
+	if err != nil {
+		return nil, err
+	}
+	s.Files = restorable.NewFileSystem(stack, jsii.String("Files"), &restorable.FileSystemProps{
+		FileSystemProps: awsefs.FileSystemProps{
+			Vpc:        s.Vpc,
+			VpcSubnets: &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+		},
+		AccessPoint: &awsefs.AccessPointOptions{
+			Path:      jsii.String("/redmine-files"),
+			CreateAcl: &awsefs.Acl{OwnerUid: jsii.String(redmineUID), OwnerGid: jsii.String(redmineUID), Permissions: jsii.String("755")},
+			PosixUser: &awsefs.PosixUser{Uid: jsii.String(redmineUID), Gid: jsii.String(redmineUID)},
+		},
+		AllowReplace: filesConsent,
 	})
 
 	// Rails signs sessions with this key; it is not a database credential.
@@ -135,6 +164,28 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		HealthyHttpCodes: jsii.String("200"),
 	})
 	s.Database.Connections().AllowDefaultPortFrom(s.Service.Service(), jsii.String("Redmine tasks"))
+
+	// Uploaded files live on EFS, mounted over TLS with IAM authorization
+	// through the access point.
+	taskDef := s.Service.TaskDefinition()
+	taskDef.AddVolume(&awsecs.Volume{
+		Name: jsii.String("files"),
+		EfsVolumeConfiguration: &awsecs.EfsVolumeConfiguration{
+			FileSystemId:      s.Files.FileSystemId(),
+			TransitEncryption: jsii.String("ENABLED"),
+			AuthorizationConfig: &awsecs.AuthorizationConfig{
+				AccessPointId: s.Files.AccessPoint().AccessPointId(),
+				Iam:           jsii.String("ENABLED"),
+			},
+		},
+	})
+	taskDef.DefaultContainer().AddMountPoints(&awsecs.MountPoint{
+		ContainerPath: jsii.String(FilesPath),
+		SourceVolume:  jsii.String("files"),
+		ReadOnly:      jsii.Bool(false),
+	})
+	s.Files.GrantReadWrite(taskDef.TaskRole())
+	s.Files.Connections().AllowDefaultPortFrom(s.Service.Service(), jsii.String("Redmine tasks"))
 
 	awscdk.NewCfnOutput(stack, jsii.String("DatabaseEndpoint"), &awscdk.CfnOutputProps{
 		Value:       s.Database.ClusterEndpoint().Hostname(),

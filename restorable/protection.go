@@ -1,0 +1,343 @@
+package restorable
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ProtectionProps configures AWS Backup protection. Every field is optional.
+type ProtectionProps struct {
+	// Vault stores the recovery points.
+	// Default: a new vault, encrypted with a new customer-managed KMS key with
+	// rotation, whose access policy denies deleting recovery points and changing
+	// their lifecycle, kept (with the key) when the stack is deleted or the vault
+	// replaced.
+	Vault awsbackup.IBackupVault
+	// Plan receives the selections of the protected resources.
+	// Default: a new plan with Rules.
+	Plan awsbackup.IBackupPlan
+	// Rules are the rules of the new plan (ignored with Plan).
+	// Default: DefaultRules: a daily backup kept 35 days, continuous for the
+	// resources that support it (Aurora: point-in-time restore for 35 days), and
+	// a monthly backup kept a year, moved to cold storage after 90 days where the
+	// resource type supports it (EFS).
+	Rules []*awsbackup.BackupPlanRuleProps
+	// VaultLock locks the new vault with AWS Backup Vault Lock. With
+	// ChangeableFor set (at least 72 hours) the lock is in compliance mode and
+	// becomes immutable when that grace time ends; without it, governance mode,
+	// which privileged users can remove.
+	// Default: no Vault Lock.
+	VaultLock *awsbackup.LockConfiguration
+	// CopyToVaultArn copies every recovery point to this vault, in another
+	// region, for disaster recovery.
+	// Default: no copies.
+	CopyToVaultArn string
+	// AllowReplace consents, for one deploy, to replacing the new vault (a new
+	// name or key): the name of the current vault. The old vault and its recovery
+	// points are kept either way.
+	// Default: no consent; the replacement guard refuses such a deploy.
+	AllowReplace string
+}
+
+// Protection is AWS Backup protection that restorable resources join: one vault,
+// one plan and one role, shared by every resource that uses it, so a stack with
+// three resources still has one vault and one plan. Each resource joins the plan
+// with a selection that names it by ARN.
+type Protection struct {
+	constructs.Construct
+	vault      awsbackup.IBackupVault
+	vaultKey   awskms.IKey
+	plan       awsbackup.IBackupPlan
+	role       awsiam.Role
+	continuous float64 // retention in days of the plan's continuous rule, 0 if none
+	guard      *replacementGuard
+	copyVault  string
+	selections int
+}
+
+// NewProtection creates AWS Backup protection. Resources join it through their
+// Protection prop.
+func NewProtection(scope constructs.Construct, id *string, props *ProtectionProps) *Protection {
+	p := &Protection{}
+	constructs.NewConstruct_Override(p, scope, id)
+	path := *p.Node().Path()
+	var pp ProtectionProps
+	if props != nil {
+		pp = *props
+	}
+	if pp.CopyToVaultArn != "" {
+		if err := validateVaultArn("CopyToVaultArn", pp.CopyToVaultArn, stackRegion(p)); err != nil {
+			panic(atConstruct(path, err))
+		}
+		p.copyVault = pp.CopyToVaultArn
+	}
+	p.vault = pp.Vault
+	if p.vault == nil {
+		p.vault = p.newVault(path, pp)
+	}
+	p.role = p.newRole()
+	p.plan = pp.Plan
+	if p.plan == nil {
+		rules := pp.Rules
+		if rules == nil {
+			rules = DefaultRules()
+		}
+		p.plan = p.newPlan(path, rules, pp.VaultLock)
+	}
+	registryOf(p).add(path, kindBackupVault, p.reportLines)
+	return p
+}
+
+// DefaultRules are the rules of a new protection's plan: "Daily", at 03:00 UTC,
+// kept 35 days, with continuous backup for the resources that support it, and
+// "Monthly", on the first of the month, kept 365 days and moved to cold storage
+// after 90 days where the resource supports it. AWS Backup takes a snapshot
+// backup of a resource that does not support continuous backup, such as EFS
+// (https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery.html).
+func DefaultRules() []*awsbackup.BackupPlanRuleProps {
+	return []*awsbackup.BackupPlanRuleProps{
+		{
+			RuleName:               jsii.String("Daily"),
+			ScheduleExpression:     awsevents.Schedule_Cron(&awsevents.CronOptions{Hour: jsii.String("3"), Minute: jsii.String("0")}),
+			DeleteAfter:            awscdk.Duration_Days(jsii.Number(35)),
+			EnableContinuousBackup: jsii.Bool(true),
+		},
+		{
+			RuleName:               jsii.String("Monthly"),
+			ScheduleExpression:     awsevents.Schedule_Cron(&awsevents.CronOptions{Day: jsii.String("1"), Hour: jsii.String("3"), Minute: jsii.String("0")}),
+			DeleteAfter:            awscdk.Duration_Days(jsii.Number(365)),
+			MoveToColdStorageAfter: awscdk.Duration_Days(jsii.Number(90)),
+		},
+	}
+}
+
+func (p *Protection) newVault(path string, pp ProtectionProps) awsbackup.IBackupVault {
+	p.vaultKey = awskms.NewKey(p, jsii.String("VaultKey"), &awskms.KeyProps{
+		Description:       jsii.String("restorable: encryption of the AWS Backup vault " + path),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	if lock := pp.VaultLock; lock != nil {
+		checkVaultLock(path, lock, pp.Rules)
+	}
+	vault := awsbackup.NewBackupVault(p, jsii.String("Vault"), &awsbackup.BackupVaultProps{
+		EncryptionKey:     p.vaultKey,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LockConfiguration: pp.VaultLock,
+	})
+	// Nobody, whatever their IAM permissions, may delete a recovery point or
+	// shorten its retention; AWS Backup still expires recovery points on the
+	// plan's schedule.
+	vault.BlockRecoveryPointDeletion()
+	cfn := vault.Node().DefaultChild().(awsbackup.CfnBackupVault)
+	p.guard = newReplacementGuard(p, cfn, pp.AllowReplace, func() map[string]interface{} { return map[string]interface{}{} },
+		func() map[string]interface{} {
+			// createOnlyProperties of the AWS::Backup::BackupVault schema.
+			m := map[string]interface{}{}
+			put(m, "BackupVaultName", cfn.BackupVaultName())
+			put(m, "EncryptionKeyArn", cfn.EncryptionKeyArn())
+			return m
+		})
+	return vault
+}
+
+// minVaultLockGrace is the shortest grace time of a compliance-mode Vault Lock:
+// https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html
+const minVaultLockGraceDays = 3
+
+func checkVaultLock(path string, lock *awsbackup.LockConfiguration, rules []*awsbackup.BackupPlanRuleProps) {
+	if lock.ChangeableFor != nil && !unresolved(lock.ChangeableFor) && *lock.ChangeableFor.ToHours(nil) < minVaultLockGraceDays*24 {
+		panic(&InputError{Construct: path, Setting: "VaultLock.ChangeableFor", Value: *lock.ChangeableFor.ToHumanString(),
+			Problem: "is shorter than the 72 hours AWS Backup requires before a compliance-mode lock becomes immutable",
+			Fix:     "use at least awscdk.Duration_Days(jsii.Number(3)); after that time nobody, including the root user, can remove the lock or delete recovery points early"})
+	}
+	if lock.MinRetention == nil || unresolved(lock.MinRetention) {
+		return
+	}
+	if rules == nil {
+		rules = DefaultRules()
+	}
+	for _, r := range rules {
+		if r.DeleteAfter != nil && !unresolved(r.DeleteAfter) && *r.DeleteAfter.ToDays(nil) < *lock.MinRetention.ToDays(nil) {
+			panic(&InputError{Construct: path, Setting: "VaultLock.MinRetention", Value: *lock.MinRetention.ToHumanString(),
+				Problem: fmt.Sprintf("is longer than the retention of rule %s (%s), so AWS Backup would fail that rule's backups", *r.RuleName, *r.DeleteAfter.ToHumanString()),
+				Fix:     "lower MinRetention to the shortest rule retention, or keep that rule's backups longer"})
+		}
+	}
+}
+
+func unresolved(d awscdk.Duration) bool { return d.IsUnresolved() != nil && *d.IsUnresolved() }
+
+func (p *Protection) newPlan(path string, rules []*awsbackup.BackupPlanRuleProps, lock *awsbackup.LockConfiguration) awsbackup.IBackupPlan {
+	// Plan names must be unique in the account and region; this one comes from
+	// the construct path, so it is also stable.
+	plan := awsbackup.NewBackupPlan(p, jsii.String("Plan"), &awsbackup.BackupPlanProps{
+		BackupVault:    p.vault,
+		BackupPlanName: awscdk.Names_UniqueResourceName(p, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(50)}),
+	})
+	for _, r := range rules {
+		rule := *r
+		if rule.EnableContinuousBackup != nil && *rule.EnableContinuousBackup && rule.DeleteAfter != nil && !unresolved(rule.DeleteAfter) {
+			p.continuous = *rule.DeleteAfter.ToDays(nil)
+		}
+		if p.copyVault != "" {
+			rule.CopyActions = &[]*awsbackup.BackupPlanCopyActionProps{{
+				DestinationBackupVault: awsbackup.BackupVault_FromBackupVaultArn(p, jsii.String("CopyVault"+*rule.RuleName), jsii.String(p.copyVault)),
+				DeleteAfter:            rule.DeleteAfter,
+				MoveToColdStorageAfter: rule.MoveToColdStorageAfter,
+			}}
+		}
+		plan.AddRule(awsbackup.NewBackupPlanRule(&rule))
+	}
+	return plan
+}
+
+// newRole is the role AWS Backup assumes to back up the protected resources,
+// with the statements of AWSBackupServiceRolePolicyForBackup that EFS and
+// Aurora need, scoped to this account, region and the protection's resources
+// where the actions allow it, instead of that AWS-managed policy.
+func (p *Protection) newRole() awsiam.Role {
+	stack := awscdk.Stack_Of(p)
+	role := awsiam.NewRole(p, jsii.String("BackupRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("backup.amazonaws.com"), nil),
+		Description: jsii.String("restorable: AWS Backup backs up the protected file systems and clusters"),
+	})
+	arn := func(service, resource string) string {
+		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	}
+	statement := func(sid string, actions []string, resources *[]*string, conditions map[string]interface{}) awsiam.PolicyStatement {
+		props := &awsiam.PolicyStatementProps{Sid: jsii.String(sid), Actions: jsii.Strings(actions...), Resources: resources}
+		if conditions != nil {
+			props.Conditions = &conditions
+		}
+		return awsiam.NewPolicyStatement(props)
+	}
+	vaults := []*string{p.vault.BackupVaultArn()}
+	if p.copyVault != "" {
+		vaults = append(vaults, jsii.String(p.copyVault))
+	}
+	statements := []awsiam.PolicyStatement{
+		statement("EFSBackup", []string{"elasticfilesystem:Backup", "elasticfilesystem:DescribeTags"},
+			jsii.Strings(arn("elasticfilesystem", "file-system")+"/*"), nil),
+		// A restore gives a cluster a new identifier, so the cluster ARNs are
+		// matched within this account and region.
+		statement("AuroraDescribe", []string{"rds:DescribeDBClusters", "rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterAutomatedBackups", "rds:ListTagsForResource"},
+			jsii.Strings("*"), nil),
+		statement("AuroraSnapshot", []string{"rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource", "rds:ModifyDBCluster"},
+			jsii.Strings(arn("rds", "cluster:*"), arn("rds", "cluster-snapshot:*")), nil),
+		statement("AuroraBackupLifecycle", []string{"rds:DeleteDBClusterSnapshot", "rds:ModifyDBClusterSnapshotAttribute"},
+			jsii.Strings(arn("rds", "cluster-snapshot:awsbackup:*")), nil),
+		statement("AuroraContinuousLifecycle", []string{"rds:DeleteDBClusterAutomatedBackup"},
+			jsii.Strings(arn("rds", "cluster-auto-backup:*")), nil),
+		statement("Vaults", []string{"backup:DescribeBackupVault", "backup:CopyIntoBackupVault", "backup:CopyFromBackupVault"}, &vaults, nil),
+		statement("DescribeKeys", []string{"kms:DescribeKey"}, jsii.Strings("*"), nil),
+		statement("GrantKeysToAWSServices", []string{"kms:CreateGrant"}, jsii.Strings("*"),
+			map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}),
+		statement("ResourceTags", []string{"tag:GetResources"}, jsii.Strings("*"), nil),
+	}
+	for _, s := range statements {
+		role.AddToPrincipalPolicy(s)
+	}
+	return role
+}
+
+// join selects a resource by ARN in the protection's plan.
+func (p *Protection) join(scope constructs.Construct, resource awsbackup.BackupResource) awsbackup.BackupSelection {
+	p.selections++
+	return awsbackup.NewBackupSelection(scope, jsii.String("BackupSelection"), &awsbackup.BackupSelectionProps{
+		BackupSelectionName: awscdk.Names_UniqueResourceName(scope, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(50)}),
+		BackupPlan:          p.plan,
+		Resources:           &[]awsbackup.BackupResource{resource},
+		Role:                p.role,
+		// No AWS-managed policies: the role carries its own statements.
+		DisableDefaultBackupPolicy: jsii.Bool(true),
+		AllowRestores:              jsii.Bool(false),
+	})
+}
+
+// Vault is the vault that stores the recovery points.
+func (p *Protection) Vault() awsbackup.IBackupVault { return p.vault }
+
+// Plan is the backup plan the protected resources are selected in.
+func (p *Protection) Plan() awsbackup.IBackupPlan { return p.plan }
+
+// Role is the role AWS Backup assumes for the protected resources.
+func (p *Protection) Role() awsiam.IRole { return p.role }
+
+// ContinuousRetentionDays is the retention of the plan's continuous rule, 0
+// when the plan has none (or is not restorable's own).
+func (p *Protection) ContinuousRetentionDays() float64 { return p.continuous }
+
+func (p *Protection) reportLines() []string {
+	lines := []string{fmt.Sprintf("plan:    %d resource(s) selected by ARN", p.selections)}
+	if p.continuous > 0 {
+		lines = append(lines, fmt.Sprintf("         continuous backup for %g days where supported (Aurora point in time)", p.continuous))
+	}
+	if p.copyVault != "" {
+		lines = append(lines, "copies:  every recovery point to "+p.copyVault)
+	}
+	if p.guard != nil {
+		lines = append(lines,
+			"guard:   a deploy that would replace the vault fails first (template fingerprint "+p.guard.fingerprint()+")",
+			"consent: cdk deploy -c '"+ContextKey(*p.Node().Path(), ContextAllowReplace)+"=<current vault name>'")
+	}
+	return lines
+}
+
+var (
+	stackProtectionsMu sync.Mutex
+	stackProtections   = map[awscdk.Stack]*Protection{}
+)
+
+// StackProtectionID is the construct ID of a stack's shared protection.
+const StackProtectionID = "RestorableProtection"
+
+// StackProtection returns the AWS Backup protection shared by the restorable
+// resources of scope's stack, created on first use as "RestorableProtection" at
+// the stack's root with the default ProtectionProps. Its consent to replace the
+// vault is read from the context key "<stack>/RestorableProtection.allowReplace".
+// A file system joins it unless given another; an Aurora cluster joins it with
+// AuroraClusterProps.Protection.
+func StackProtection(scope constructs.Construct) *Protection {
+	stack := awscdk.Stack_Of(scope)
+	stackProtectionsMu.Lock()
+	defer stackProtectionsMu.Unlock()
+	if p, ok := stackProtections[stack]; ok {
+		return p
+	}
+	consent, err := AllowReplaceFromContext(stack, StackProtectionID)
+	if err != nil {
+		panic(err)
+	}
+	p := NewProtection(stack, jsii.String(StackProtectionID), &ProtectionProps{AllowReplace: consent})
+	stackProtections[stack] = p
+	return p
+}
+
+func validateVaultArn(setting, v, region string) error {
+	if isToken(v) {
+		return nil
+	}
+	a, err := parseARN(setting, v)
+	if err != nil {
+		return err
+	}
+	if a.Service != "backup" || !strings.HasPrefix(a.Resource, "backup-vault:") || strings.TrimPrefix(a.Resource, "backup-vault:") == "" {
+		return inputErr(setting, v, "is not an AWS Backup vault ARN",
+			"give the ARN of the destination vault: arn:aws:backup:<region>:<account>:backup-vault:<name>")
+	}
+	if region != "" && !isToken(region) && a.Region == region {
+		return inputErr(setting, v, "is in the stack's own region, "+region+", so a copy there does not survive the loss of the region",
+			"give a vault in another region (for example one that a DR stack deployed there owns)")
+	}
+	return nil
+}

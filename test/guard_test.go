@@ -19,8 +19,21 @@ import (
 // guardOf returns the logical ID and properties of the guard of the one cluster.
 func guardOf(t *testing.T, tmpl map[string]interface{}) (string, map[string]interface{}) {
 	t.Helper()
-	id, g := onlyResource(t, tmpl, restorable.GuardResourceType)
-	return id, props(g)
+	return guardFor(t, tmpl, clusterIDOf(t, tmpl))
+}
+
+// guardFor returns the logical ID and properties of the guard that protects the
+// resource with the given logical ID.
+func guardFor(t *testing.T, tmpl map[string]interface{}, logicalID string) (string, map[string]interface{}) {
+	t.Helper()
+	ids, guards := resourcesOfType(t, tmpl, restorable.GuardResourceType)
+	for i, g := range guards {
+		if props(g)["LogicalId"] == logicalID {
+			return ids[i], props(g)
+		}
+	}
+	t.Fatalf("no guard protects %s", logicalID)
+	return "", nil
 }
 
 // guardProps parses synthesized guard properties as the handler would; the
@@ -69,7 +82,7 @@ func TestGuardIsUpdatedBeforeTheCluster(t *testing.T) {
 	}
 	assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{frameworkID, "Arn"}}, g["ServiceToken"])
 	// Removing the guard never blocks a deploy.
-	_, raw := onlyResource(t, tmpl, restorable.GuardResourceType)
+	_, raw := resourceByID(t, tmpl, guardID)
 	assert.Equal(t, "Delete", raw["DeletionPolicy"])
 }
 

@@ -32,6 +32,16 @@ type FileSystemProps struct {
 	// AllowReplaceFromContext to take it from -c '<path>.allowReplace=<id>'.
 	// Default: no consent; the replacement guard refuses such a deploy.
 	AllowReplace string
+	// RecoveryPointArn restores this AWS Backup recovery point into the file
+	// system, inside the deploy that sets it: a restore job writes it into a new
+	// directory off the root, and the mover puts every restored entry back at
+	// its path, first moving any current entry it would replace to
+	// /.restorable/pre-restore-<time>-<request>. Nothing is deleted. The same
+	// recovery point on a later deploy does nothing, and removing it does
+	// nothing to the data. Use FileSystemRecoveryPointFromContext to take it
+	// from -c efsRecoveryPointArn=<ARN>.
+	// Default: no restore.
+	RecoveryPointArn string
 }
 
 // FileSystem is an EFS file system that is always backed up by AWS Backup, in a
@@ -46,6 +56,11 @@ type FileSystem struct {
 	key         awskms.IKey
 	protection  *Protection
 	guard       *replacementGuard
+	restore     *fileSystemRestore
+	// recoveryPointRestore is the Custom::RestorableEfsRestore, when a recovery
+	// point is being restored.
+	recoveryPointRestore awscdk.CustomResource
+	recoveryPointArn     string
 }
 
 // NewFileSystem creates a restorable EFS file system, a drop-in replacement for
@@ -72,6 +87,11 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 	if props == nil || props.Vpc == nil {
 		panic(&InputError{Construct: path, Setting: "Vpc", Problem: "is not set",
 			Fix: "pass &restorable.FileSystemProps{FileSystemProps: awsefs.FileSystemProps{Vpc: vpc}}"})
+	}
+	if props.RecoveryPointArn != "" {
+		if err := validateEFSRecoveryPoint("FileSystemProps.RecoveryPointArn", props.RecoveryPointArn, stackRegion(c)); err != nil {
+			panic(atConstruct(path, err))
+		}
 	}
 	p := c.fileSystemProps(path, props.FileSystemProps)
 	c.fs = awsefs.NewFileSystem(c, jsii.String("Default"), &p)
@@ -103,6 +123,10 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 	c.protection.join(c, awsbackup.BackupResource_FromEfsFileSystem(c.fs))
 	c.guard = newReplacementGuard(c, c.cfn, props.AllowReplace,
 		func() map[string]interface{} { return map[string]interface{}{} }, c.guardCreateOnly)
+	c.restore = newFileSystemRestore(c, p.Vpc, p.VpcSubnets)
+	if c.recoveryPointArn = props.RecoveryPointArn; c.recoveryPointArn != "" {
+		c.addRestore(c.recoveryPointArn)
+	}
 	c.addOutputs(path)
 	c.annotate(path, p)
 	registryOf(c).add(path, kindFileSystem, c.reportLines)
@@ -179,6 +203,10 @@ func (c *FileSystem) addOutputs(path string) {
 }
 
 func (c *FileSystem) annotate(path string, p awsefs.FileSystemProps) {
+	if c.recoveryPointArn != "" {
+		awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:efsRestore"), jsii.String(path+": restoring recovery point "+c.recoveryPointArn+
+			" into this file system. On the deploy that sets or changes it, AWS Backup restores it into a new directory off the root, then the mover puts every restored entry back at its path, moving any current entry it would replace to /.restorable/pre-restore-<time>-<request> (nothing is deleted). Stop writers (scale the service to 0) for a consistent result. The same recovery point on later deploys does nothing; removing it does nothing to the data."))
+	}
 	if p.Encrypted != nil && !*p.Encrypted {
 		awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:unencrypted"),
 			jsii.String(path+": the file system is not encrypted at rest (Encrypted: false); turning encryption on later replaces it with an empty one."))
@@ -187,7 +215,13 @@ func (c *FileSystem) annotate(path string, p awsefs.FileSystemProps) {
 
 func (c *FileSystem) reportLines() []string {
 	path := *c.Node().Path()
+	source := "source:  its own data"
+	if c.recoveryPointArn != "" {
+		source = "source:  recovery point " + c.recoveryPointArn + " (restored into the file system on the deploy that sets it; later deploys change nothing)"
+	}
 	return []string{
+		source,
+		"restore: cdk deploy -c " + ContextKey(path, ContextEFSRecoveryPointArn) + "=<recovery point ARN: stack output " + outputPrefix(c) + "ListRecoveryPointsCommand lists them>",
 		"backup:  selected by ARN in " + *c.protection.Node().Path() + "'s plan (EFS automatic backups off)",
 		"guard:   a deploy that would replace this file system with an empty one fails first (template fingerprint " + c.guard.fingerprint() + ")",
 		"consent: cdk deploy -c '" + ContextKey(path, ContextAllowReplace) + "=<current file system ID: stack output " + outputPrefix(c) + "FileSystemId>' (one deploy, this file system only)",

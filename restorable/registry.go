@@ -32,6 +32,7 @@ var contextKeySpecs = func() map[string]contextKeySpec {
 	for key, bare := range auroraContextKeys {
 		specs[key] = contextKeySpec{kinds: []resourceKind{kindAuroraCluster}, bare: bare}
 	}
+	specs[ContextEFSRecoveryPointArn] = contextKeySpec{kinds: []resourceKind{kindFileSystem}, bare: true}
 	specs[ContextAllowReplace] = contextKeySpec{kinds: []resourceKind{kindAuroraCluster, kindFileSystem, kindBackupVault}}
 	return specs
 }()
@@ -189,7 +190,7 @@ func (c *contextCheck) check(key string) string {
 }
 
 func notReadMessage(key, path string) string {
-	return fmt.Sprintf("restorable: context key %q is set, but this app does not read it for %s, so it would be ignored. Fix: pass restorable.AuroraSourceFromContext (or the FromContext helper for that resource) to the construct's props, or remove -c %s.",
+	return fmt.Sprintf("restorable: context key %q is set, but this app does not read it for %s, so it would be ignored. Fix: pass the construct's FromContext helper (restorable.AuroraSourceFromContext, FileSystemRecoveryPointFromContext or AllowReplaceFromContext) to its props, or remove -c %s.",
 		key, path, key)
 }
 

@@ -140,3 +140,32 @@ func TestRestoreTimeWarnings(t *testing.T) {
 		})
 	}
 }
+
+func TestEFSRecoveryPointValidation(t *testing.T) {
+	const good = "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
+	require.NoError(t, validateEFSRecoveryPoint("efsRecoveryPointArn", good, "ap-northeast-1"))
+	require.NoError(t, validateEFSRecoveryPoint("efsRecoveryPointArn", good, ""))
+	require.NoError(t, validateEFSRecoveryPoint("efsRecoveryPointArn", "arn:aws:backup:ap-northeast-1:210987654321:recovery-point:1eb3b5e7-9eb0-435a-a80b-108b488b0d45", "ap-northeast-1"))
+	tests := []struct {
+		give, region, problem, fix string
+	}{
+		{"", "", "is empty", "leave the setting out"},
+		{"arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:awsbackup:job-1", "", "recovery point of an Aurora cluster", "-c snapshotArn="},
+		{"arn:aws:s3:ap-northeast-1:123456789012:bucket", "", "not an AWS Backup recovery point ARN", "ListRecoveryPointsCommand"},
+		{"arn:aws:backup:ap-northeast-1:123456789012:backup-vault:v", "", "not an AWS Backup recovery point ARN", "recovery-point:<ID>"},
+		{"arn:aws:backup:ap-northeast-1:123456789012:recovery-point:continuous:cluster-abc", "", "continuous backup", "ListRecoveryPointsCommand"},
+		{"arn:aws:backup:ap-northeast-1:123456789012:recovery-point:not-a-uuid", "", "does not end in the ID of an EFS recovery point", "list-recovery-points-by-resource"},
+		{"arn:aws:backup:us-east-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45", "ap-northeast-1", "is in region us-east-1, but the stack deploys to ap-northeast-1", "aws backup start-copy-job"},
+		{"recovery-point:1EB3B5E7", "", "not a valid ARN", "arn:<partition>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			err := validateEFSRecoveryPoint("efsRecoveryPointArn", tt.give, tt.region)
+			var ie *InputError
+			require.ErrorAs(t, err, &ie)
+			assert.Equal(t, "efsRecoveryPointArn", ie.Setting)
+			assert.Contains(t, ie.Problem, tt.problem)
+			assert.Contains(t, ie.Fix, tt.fix)
+		})
+	}
+}

@@ -5,6 +5,7 @@
 // plus `cdk deploy`:
 //
 //	cdk deploy -c snapshotArn=arn:aws:rds:<region>:<account>:cluster-snapshot:<name>
+//	cdk deploy -c efsRecoveryPointArn=arn:aws:backup:<region>:<account>:recovery-point:<id>
 //
 // The service reads the database host and the master secret from the construct,
 // so it follows the restored cluster on the same deploy.
@@ -100,6 +101,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	if err != nil {
 		return nil, err
 	}
+	filesRecoveryPoint, err := restorable.FileSystemRecoveryPointFromContext(stack, "Files")
+	if err != nil {
+		return nil, err
+	}
 	s.Files = restorable.NewFileSystem(stack, jsii.String("Files"), &restorable.FileSystemProps{
 		FileSystemProps: awsefs.FileSystemProps{
 			Vpc:        s.Vpc,
@@ -110,7 +115,8 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 			CreateAcl: &awsefs.Acl{OwnerUid: jsii.String(redmineUID), OwnerGid: jsii.String(redmineUID), Permissions: jsii.String("755")},
 			PosixUser: &awsefs.PosixUser{Uid: jsii.String(redmineUID), Gid: jsii.String(redmineUID)},
 		},
-		AllowReplace: filesConsent,
+		AllowReplace:     filesConsent,
+		RecoveryPointArn: filesRecoveryPoint,
 	})
 
 	// Rails signs sessions with this key; it is not a database credential.

@@ -8,14 +8,19 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/restorable-cdk/restorable/internal/efsrestore"
 	"github.com/restorable-cdk/restorable/internal/guard"
+	"github.com/restorable-cdk/restorable/internal/mover"
 )
 
 // HandlerEnv names the environment variable that selects the handler.
@@ -38,10 +43,30 @@ func main() {
 				OldResourceProperties: e.OldResourceProperties,
 			}, log.Printf)
 		})
+	case "efs-restore-start", "efs-restore-complete":
+		cfg, err := config.LoadDefaultConfig(context.Background())
+		if err != nil {
+			log.Fatalf("load AWS config: %v", err)
+		}
+		h := efsrestore.Handler{Backup: backup.NewFromConfig(cfg), Lambda: awslambda.NewFromConfig(cfg), Log: log.Printf}
+		if role == "efs-restore-start" {
+			lambda.Start(h.OnEvent)
+		} else {
+			lambda.Start(h.IsComplete)
+		}
+	case "efs-mover":
+		m := mover.Mover{Root: os.Getenv(MountEnv), Now: time.Now}
+		if m.Root == "" {
+			log.Fatalf("%s is not set", MountEnv)
+		}
+		lambda.Start(m.Handle)
 	default:
 		log.Fatalf("%s=%q: unknown handler", HandlerEnv, role)
 	}
 }
+
+// MountEnv names the environment variable with the mover's mount path.
+const MountEnv = "RESTORABLE_MOUNT"
 
 // stackReader implements guard.Stacks with the CloudFormation API.
 type stackReader struct{ client *cloudformation.Client }

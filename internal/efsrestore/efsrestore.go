@@ -1,0 +1,270 @@
+// Package efsrestore restores an AWS Backup recovery point into a stack's own EFS
+// file system, inside `cdk deploy`. It is the onEvent and isComplete handler of
+// the Custom::RestorableEfsRestore resource (CDK provider framework):
+//
+//   - onEvent asks the mover whether the recovery point was already restored
+//     (then it does nothing), lets it record the file system root, and starts an
+//     AWS Backup restore job into the file system, with the CloudFormation
+//     request ID as idempotency token, so a retried event never starts a second
+//     job;
+//   - isComplete polls the job; when it has COMPLETED it has the mover put the
+//     restored files back at their paths (resuming across calls), and when it
+//     ended FAILED or ABORTED it fails the deploy with AWS Backup's message and
+//     moves nothing;
+//   - a Delete, including a rollback, never touches data.
+package efsrestore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
+	"github.com/aws/aws-sdk-go-v2/service/backup/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/restorable-cdk/restorable/internal/mover"
+)
+
+// Property names of Custom::RestorableEfsRestore.
+const (
+	PropResource         = "Resource"
+	PropRecoveryPointArn = "RecoveryPointArn"
+	PropFileSystemID     = "FileSystemId"
+	PropEncrypted        = "Encrypted"
+	PropKmsKeyID         = "KmsKeyId"
+	PropPerformanceMode  = "PerformanceMode"
+	PropRestoreRoleArn   = "RestoreRoleArn"
+	PropMoverFunction    = "MoverFunction"
+)
+
+// Props are the restore's properties as CloudFormation passes them.
+type Props struct {
+	Resource, RecoveryPointArn, FileSystemID, Encrypted, KmsKeyID, PerformanceMode, RestoreRoleArn, MoverFunction string
+}
+
+// ParseProps reads and checks the properties of an event.
+func ParseProps(raw map[string]interface{}) (Props, error) {
+	s := func(k string) string { v, _ := raw[k].(string); return v }
+	p := Props{
+		Resource: s(PropResource), RecoveryPointArn: s(PropRecoveryPointArn), FileSystemID: s(PropFileSystemID),
+		Encrypted: s(PropEncrypted), KmsKeyID: s(PropKmsKeyID), PerformanceMode: s(PropPerformanceMode),
+		RestoreRoleArn: s(PropRestoreRoleArn), MoverFunction: s(PropMoverFunction),
+	}
+	for name, v := range map[string]string{PropRecoveryPointArn: p.RecoveryPointArn, PropFileSystemID: p.FileSystemID, PropRestoreRoleArn: p.RestoreRoleArn, PropMoverFunction: p.MoverFunction} {
+		if v == "" {
+			return Props{}, fmt.Errorf("efsrestore: property %s is missing", name)
+		}
+	}
+	a, err := arn.Parse(p.RecoveryPointArn)
+	if err != nil || a.Service != "backup" || !strings.HasPrefix(a.Resource, "recovery-point:") {
+		return Props{}, fmt.Errorf("efsrestore: %s=%q is not an AWS Backup recovery point ARN", PropRecoveryPointArn, p.RecoveryPointArn)
+	}
+	return p, nil
+}
+
+// Event is a custom resource event as the provider framework passes it to
+// onEvent and, with the onEvent result merged in, to isComplete.
+type Event struct {
+	RequestType           string                 `json:"RequestType"`
+	RequestID             string                 `json:"RequestId"`
+	PhysicalResourceID    string                 `json:"PhysicalResourceId"`
+	ResourceProperties    map[string]interface{} `json:"ResourceProperties"`
+	OldResourceProperties map[string]interface{} `json:"OldResourceProperties"`
+	Data                  map[string]interface{} `json:"Data"`
+}
+
+// Response answers onEvent.
+type Response struct {
+	PhysicalResourceID string                 `json:"PhysicalResourceId"`
+	Data               map[string]interface{} `json:"Data,omitempty"`
+}
+
+// CompleteResponse answers isComplete.
+type CompleteResponse struct {
+	IsComplete bool                   `json:"IsComplete"`
+	Data       map[string]interface{} `json:"Data,omitempty"`
+}
+
+// Backup is the part of the AWS Backup client the restore uses.
+type Backup interface {
+	StartRestoreJob(ctx context.Context, in *backup.StartRestoreJobInput, opts ...func(*backup.Options)) (*backup.StartRestoreJobOutput, error)
+	DescribeRestoreJob(ctx context.Context, in *backup.DescribeRestoreJobInput, opts ...func(*backup.Options)) (*backup.DescribeRestoreJobOutput, error)
+}
+
+// Invoker is the part of the Lambda client that calls the mover.
+type Invoker interface {
+	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+}
+
+// Logger records what the restore does.
+type Logger func(format string, args ...interface{})
+
+// Handler restores recovery points.
+type Handler struct {
+	Backup Backup
+	Lambda Invoker
+	Log    Logger
+}
+
+// Data keys of the responses.
+const (
+	DataRestoreJobID  = "RestoreJobId"
+	DataStatus        = "Status"
+	DataMoved         = "Moved"
+	DataSetAside      = "SetAside"
+	DataPreRestoreDir = "PreRestoreDir"
+)
+
+// PhysicalID names a restore by its recovery point: another recovery point is a
+// new restore (CloudFormation replaces the custom resource, whose Delete does
+// nothing), while the same one is never restored again.
+func PhysicalID(recoveryPointArn string) string {
+	return "restorable-efs-restore-" + recoveryPointArn[strings.LastIndex(recoveryPointArn, ":")+1:]
+}
+
+// OnEvent starts the restore of a Create, or of an Update to another recovery
+// point.
+func (h Handler) OnEvent(ctx context.Context, e Event) (Response, error) {
+	if e.RequestType == "Delete" {
+		h.Log("delete %s: nothing to do; restored files stay where they are", e.PhysicalResourceID)
+		return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
+	}
+	p, err := ParseProps(e.ResourceProperties)
+	if err != nil {
+		return Response{}, err
+	}
+	id := PhysicalID(p.RecoveryPointArn)
+	if e.RequestType == "Update" {
+		if old, err := ParseProps(e.OldResourceProperties); err == nil && old.RecoveryPointArn == p.RecoveryPointArn {
+			h.Log("update %s: same recovery point %s, nothing to restore", p.Resource, p.RecoveryPointArn)
+			return Response{PhysicalResourceID: id, Data: map[string]interface{}{DataStatus: "unchanged"}}, nil
+		}
+	}
+	var prep mover.PrepareResult
+	if err := h.callMover(ctx, p.MoverFunction, mover.Request{Action: mover.ActionPrepare, RequestID: e.RequestID, RecoveryPoint: p.RecoveryPointArn}, &prep); err != nil {
+		return Response{}, fmt.Errorf("restorable: %s: the mover could not check the file system before the restore: %w", p.Resource, err)
+	}
+	if prep.AlreadyRestored {
+		h.Log("%s: %s was already restored at %s (request %s); no new restore job", p.Resource, p.RecoveryPointArn, prep.Marker.RestoredAt, prep.Marker.RequestID)
+		return Response{PhysicalResourceID: id, Data: map[string]interface{}{DataStatus: "already-restored"}}, nil
+	}
+	metadata := map[string]string{
+		"file-system-id":  p.FileSystemID,
+		"newFileSystem":   "false",
+		"CreationToken":   e.RequestID,
+		"Encrypted":       p.Encrypted,
+		"PerformanceMode": p.PerformanceMode,
+	}
+	if p.KmsKeyID != "" {
+		metadata["KmsKeyId"] = p.KmsKeyID
+	}
+	for k, v := range metadata {
+		if v == "" {
+			delete(metadata, k)
+		}
+	}
+	out, err := h.Backup.StartRestoreJob(ctx, &backup.StartRestoreJobInput{
+		RecoveryPointArn: aws.String(p.RecoveryPointArn),
+		IamRoleArn:       aws.String(p.RestoreRoleArn),
+		ResourceType:     aws.String("EFS"),
+		Metadata:         metadata,
+		IdempotencyToken: aws.String(e.RequestID),
+	})
+	if err != nil {
+		return Response{}, fmt.Errorf("restorable: %s: AWS Backup did not start restoring %s into %s: %w", p.Resource, p.RecoveryPointArn, p.FileSystemID, err)
+	}
+	job := aws.ToString(out.RestoreJobId)
+	h.Log("%s: restore job %s started: %s into %s", p.Resource, job, p.RecoveryPointArn, p.FileSystemID)
+	return Response{PhysicalResourceID: id, Data: map[string]interface{}{DataRestoreJobID: job, DataStatus: "started"}}, nil
+}
+
+// IsComplete reports whether the restore is done, moving the files back once
+// AWS Backup has finished.
+func (h Handler) IsComplete(ctx context.Context, e Event) (CompleteResponse, error) {
+	job, _ := e.Data[DataRestoreJobID].(string)
+	if e.RequestType == "Delete" || job == "" {
+		return CompleteResponse{IsComplete: true}, nil
+	}
+	p, err := ParseProps(e.ResourceProperties)
+	if err != nil {
+		return CompleteResponse{}, err
+	}
+	out, err := h.Backup.DescribeRestoreJob(ctx, &backup.DescribeRestoreJobInput{RestoreJobId: aws.String(job)})
+	if err != nil {
+		if isThrottling(err) {
+			h.Log("%s: restore job %s: throttled, asking again at the next poll: %v", p.Resource, job, err)
+			return CompleteResponse{IsComplete: false}, nil
+		}
+		return CompleteResponse{}, fmt.Errorf("restorable: %s: could not read restore job %s: %w", p.Resource, job, err)
+	}
+	switch out.Status {
+	case types.RestoreJobStatusCompleted:
+	case types.RestoreJobStatusAborted, types.RestoreJobStatusFailed:
+		return CompleteResponse{}, fmt.Errorf("restorable: %s: AWS Backup restore job %s of %s into %s ended %s: %s. Nothing was moved; the file system's files are as they were. Fix the cause and deploy again, or remove the recovery point from the context",
+			p.Resource, job, p.RecoveryPointArn, p.FileSystemID, out.Status, aws.ToString(out.StatusMessage))
+	default:
+		h.Log("%s: restore job %s is %s (%s done)", p.Resource, job, out.Status, aws.ToString(out.PercentDone))
+		return CompleteResponse{IsComplete: false}, nil
+	}
+	var moved mover.MoveResult
+	if err := h.callMover(ctx, p.MoverFunction, mover.Request{Action: mover.ActionMove, RequestID: e.RequestID, RecoveryPoint: p.RecoveryPointArn}, &moved); err != nil {
+		return CompleteResponse{}, fmt.Errorf("restorable: %s: AWS Backup restored %s into %s, but moving the files back to their paths failed (the restored files are in the aws-backup-restore_ directory at the file system root; see the README): %w",
+			p.Resource, p.RecoveryPointArn, p.FileSystemID, err)
+	}
+	if !moved.Done {
+		h.Log("%s: moved %d entries so far, %d set aside; continuing", p.Resource, moved.Moved, moved.SetAside)
+		return CompleteResponse{IsComplete: false}, nil
+	}
+	h.Log("%s: restore of %s done: %d entries moved back, %d set aside in %s, left in %s: %v",
+		p.Resource, p.RecoveryPointArn, moved.Moved, moved.SetAside, moved.PreRestoreDir, moved.RestoreDir, moved.Left)
+	return CompleteResponse{IsComplete: true, Data: map[string]interface{}{
+		DataRestoreJobID: job, DataStatus: "restored", DataMoved: moved.Moved, DataSetAside: moved.SetAside, DataPreRestoreDir: moved.PreRestoreDir,
+	}}, nil
+}
+
+// callMover invokes the mover Lambda synchronously and decodes its answer.
+func (h Handler) callMover(ctx context.Context, function string, req mover.Request, out interface{}) error {
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	resp, err := h.Lambda.Invoke(ctx, &lambda.InvokeInput{
+		FunctionName:   aws.String(function),
+		InvocationType: lambdatypes.InvocationTypeRequestResponse,
+		Payload:        payload,
+	})
+	if err != nil {
+		return err
+	}
+	if resp.FunctionError != nil {
+		var fe struct {
+			ErrorMessage string `json:"errorMessage"`
+			ErrorType    string `json:"errorType"`
+		}
+		_ = json.Unmarshal(resp.Payload, &fe)
+		if fe.ErrorMessage == "" {
+			fe.ErrorMessage = string(resp.Payload)
+		}
+		return fmt.Errorf("%s: %s", aws.ToString(resp.FunctionError), fe.ErrorMessage)
+	}
+	return json.Unmarshal(resp.Payload, out)
+}
+
+func isThrottling(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded":
+		return true
+	}
+	return false
+}

@@ -250,3 +250,27 @@ func TestCLIDiffOfADroppedSourceShowsTheGuardFirst(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, len(changed), 4, diff)
 }
+
+func TestCLIDiffOfAFilesRestoreOnlyAddsTheRestore(t *testing.T) {
+	// GIVEN the example as deployed without a recovery point
+	before := t.TempDir()
+	out, err := runCDK(t, "synth", "--quiet", "-o", before)
+	require.NoError(t, err, out)
+	// WHEN `cdk diff` compares it with the app restoring an EFS recovery point
+	after := t.TempDir()
+	diff, err := runCDK(t, "diff", "--template", filepath.Join(before, "RedmineStack.template.json"),
+		"-o", after, "-c", "efsRecoveryPointArn="+efsRecoveryPoint)
+	require.NoError(t, err, diff)
+	// THEN the only change is the restore resource: the file system, its mount
+	// targets, the service and the cluster are untouched
+	crID := resourceIDOf(t, cliTemplate(t, after), restorable.EFSRestoreResourceType)
+	assert.Equal(t, map[string]string{crID: restorable.EFSRestoreResourceType}, changedResources(diff), diff)
+	assert.Empty(t, replacedResources(diff))
+	assert.Regexp(t, `\[\+\] `+regexp.QuoteMeta(restorable.EFSRestoreResourceType)+` Files/RecoveryPointRestore `+crID, diff)
+	// AND CloudFormation Validate finds nothing, and the only annotation is the
+	// restore's warning
+	assert.Empty(t, validationViolations(t, after, "CloudFormation Validate"))
+	warnings := validationViolations(t, after, "Construct Annotations")
+	require.Len(t, warnings, 1, warnings)
+	assert.Contains(t, warnings[0], "Annotation::restorable:efsRestore")
+}

@@ -60,16 +60,35 @@ func TestFileSystemDefaults(t *testing.T) {
 	for _, mt := range targets {
 		assert.Regexp(t, `^VpcPrivateSubnet`, props(mt)["SubnetId"].(map[string]interface{})["Ref"])
 	}
-	// An access point for the application.
-	_, ap := onlyResource(t, tmpl, "AWS::EFS::AccessPoint")
+	// An access point for the application (the other one is the restore's, at /).
+	apID, ap := applicationAccessPoint(t, tmpl)
 	assert.Equal(t, map[string]interface{}{"Ref": fsID}, props(ap)["FileSystemId"])
 	assert.Equal(t, map[string]interface{}{"Path": "/data", "CreationInfo": map[string]interface{}{"OwnerUid": "1000", "OwnerGid": "1000", "Permissions": "750"}}, props(ap)["RootDirectory"])
-	assert.Equal(t, stack.Resolve(files.AccessPoint().AccessPointId()), map[string]interface{}{"Ref": resourceIDOf(t, tmpl, "AWS::EFS::AccessPoint")})
+	assert.Equal(t, map[string]interface{}{"Uid": "1000", "Gid": "1000"}, props(ap)["PosixUser"])
+	assert.Equal(t, stack.Resolve(files.AccessPoint().AccessPointId()), map[string]interface{}{"Ref": apID})
 	// The outputs.
 	outputs := tmpl["Outputs"].(map[string]interface{})
 	assert.Equal(t, map[string]interface{}{"Ref": fsID}, outputs["FilesFileSystemId"].(map[string]interface{})["Value"])
 	assert.Contains(t, fmtJSON(outputs["FilesListRecoveryPointsCommand"]), "aws backup list-recovery-points-by-resource --resource-arn ")
 	assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), "CloudFormation Validate"))
+}
+
+// applicationAccessPoint returns the one access point not rooted at "/"; the
+// restore's access point is rooted there.
+func applicationAccessPoint(t *testing.T, tmpl map[string]interface{}) (string, map[string]interface{}) {
+	t.Helper()
+	ids, aps := resourcesOfType(t, tmpl, "AWS::EFS::AccessPoint")
+	require.Len(t, aps, 2, "the application's and the restore's")
+	var id string
+	var found map[string]interface{}
+	for i, ap := range aps {
+		if props(ap)["RootDirectory"].(map[string]interface{})["Path"] != "/" {
+			require.Nil(t, found)
+			id, found = ids[i], ap
+		}
+	}
+	require.NotNil(t, found)
+	return id, found
 }
 
 func resourceIDOf(t *testing.T, tmpl map[string]interface{}, typ string) string {
@@ -330,7 +349,7 @@ func TestFileSystemGuard(t *testing.T) {
 func TestExampleMountsTheFilesOverTLSWithIAM(t *testing.T) {
 	_, tmpl, _ := example(t, nil)
 	fsID := resourceIDOf(t, tmpl, "AWS::EFS::FileSystem")
-	apID := resourceIDOf(t, tmpl, "AWS::EFS::AccessPoint")
+	apID, _ := applicationAccessPoint(t, tmpl)
 	_, taskDef := onlyResource(t, tmpl, "AWS::ECS::TaskDefinition")
 	assert.Equal(t, []interface{}{map[string]interface{}{
 		"Name": "files",

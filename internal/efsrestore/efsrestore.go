@@ -198,8 +198,8 @@ func (h Handler) IsComplete(ctx context.Context, e Event) (CompleteResponse, err
 	}
 	out, err := h.Backup.DescribeRestoreJob(ctx, &backup.DescribeRestoreJobInput{RestoreJobId: aws.String(job)})
 	if err != nil {
-		if isThrottling(err) {
-			h.Log("%s: restore job %s: throttled, asking again at the next poll: %v", p.Resource, job, err)
+		if isTransient(err) {
+			h.Log("%s: restore job %s: asking again at the next poll: %v", p.Resource, job, err)
 			return CompleteResponse{IsComplete: false}, nil
 		}
 		return CompleteResponse{}, fmt.Errorf("restorable: %s: could not read restore job %s: %w", p.Resource, job, err)
@@ -215,6 +215,12 @@ func (h Handler) IsComplete(ctx context.Context, e Event) (CompleteResponse, err
 	}
 	var moved mover.MoveResult
 	if err := h.callMover(ctx, p.MoverFunction, mover.Request{Action: mover.ActionMove, RequestID: e.RequestID, RecoveryPoint: p.RecoveryPointArn}, &moved); err != nil {
+		if isTransient(err) {
+			// The mover keeps its progress on the file system, so the next
+			// poll resumes where this call stopped.
+			h.Log("%s: the mover did not finish this call, resuming at the next poll: %v", p.Resource, err)
+			return CompleteResponse{IsComplete: false}, nil
+		}
 		return CompleteResponse{}, fmt.Errorf("restorable: %s: AWS Backup restored %s into %s, but moving the files back to their paths failed (the restored files are in the aws-backup-restore_ directory at the file system root; see the README): %w",
 			p.Resource, p.RecoveryPointArn, p.FileSystemID, err)
 	}
@@ -252,9 +258,26 @@ func (h Handler) callMover(ctx context.Context, function string, req mover.Reque
 		if fe.ErrorMessage == "" {
 			fe.ErrorMessage = string(resp.Payload)
 		}
-		return fmt.Errorf("%s: %s", aws.ToString(resp.FunctionError), fe.ErrorMessage)
+		err := fmt.Errorf("%s: %s", aws.ToString(resp.FunctionError), fe.ErrorMessage)
+		// A function that hit its time limit reports Sandbox.Timedout
+		// (https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html,
+		// FunctionError and the error payload).
+		if fe.ErrorType == "Sandbox.Timedout" || strings.Contains(fe.ErrorMessage, "Task timed out") {
+			return fmt.Errorf("%w: %v", errMoverTimedOut, err)
+		}
+		return err
 	}
 	return json.Unmarshal(resp.Payload, out)
+}
+
+// errMoverTimedOut marks a mover call that ran out of time.
+var errMoverTimedOut = errors.New("the mover function timed out")
+
+// isTransient reports whether a call may succeed if made again at the next
+// poll: throttling, a timeout of this handler's call, or a mover that ran out of
+// time (its work so far is kept).
+func isTransient(err error) bool {
+	return isThrottling(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errMoverTimedOut)
 }
 
 func isThrottling(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -63,6 +64,8 @@ type localMover struct {
 	calls        []string
 	fail         string
 	afterPrepare func()
+	// moveErrs are answered, in order, to the first move calls.
+	moveErrs []func() (*lambda.InvokeOutput, error)
 }
 
 func (l *localMover) Invoke(ctx context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
@@ -71,6 +74,11 @@ func (l *localMover) Invoke(ctx context.Context, in *lambda.InvokeInput, _ ...fu
 		return nil, err
 	}
 	l.calls = append(l.calls, req.Action+" "+aws.ToString(in.FunctionName))
+	if req.Action == mover.ActionMove && len(l.moveErrs) > 0 {
+		next := l.moveErrs[0]
+		l.moveErrs = l.moveErrs[1:]
+		return next()
+	}
 	if l.fail == req.Action {
 		return &lambda.InvokeOutput{FunctionError: aws.String("Unhandled"), Payload: []byte(`{"errorMessage":"open /mnt/efs: permission denied","errorType":"PathError"}`)}, nil
 	}
@@ -215,6 +223,30 @@ func TestThrottlingIsRetriedAtTheNextPoll(t *testing.T) {
 	fb.errs = []error{&smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}}
 	_, _, err = run(t, h, create(rp))
 	assert.ErrorContains(t, err, "could not read restore job job-1")
+}
+
+func TestTimeoutsAreResumedAtTheNextPoll(t *testing.T) {
+	h, fb, lm := setup(t, types.RestoreJobStatusRunning, types.RestoreJobStatusCompleted)
+	// This handler's call to AWS Backup runs out of time once.
+	fb.errs = []error{fmt.Errorf("operation error Backup: DescribeRestoreJob: %w", context.DeadlineExceeded)}
+	// The mover hits its Lambda time limit, then the invoke is throttled, then
+	// it finishes.
+	lm.moveErrs = []func() (*lambda.InvokeOutput, error){
+		func() (*lambda.InvokeOutput, error) {
+			return &lambda.InvokeOutput{FunctionError: aws.String("Unhandled"),
+				Payload: []byte(`{"errorMessage":"2026-11-20T10:45:05Z 0b1c Task timed out after 600.00 seconds","errorType":"Sandbox.Timedout"}`)}, nil
+		},
+		func() (*lambda.InvokeOutput, error) {
+			return nil, &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "Rate exceeded"}
+		},
+	}
+	_, done, err := run(t, h, create(rp))
+	require.NoError(t, err)
+	assert.True(t, done.IsComplete)
+	assert.Equal(t, "restored", done.Data[DataStatus])
+	assert.Equal(t, []string{"prepare " + moverFn, "move " + moverFn, "move " + moverFn, "move " + moverFn}, lm.calls)
+	assert.FileExists(t, filepath.Join(lm.m.Root, "uploads", "deleted.png"))
+	assert.Len(t, fb.started, 1, "no second job")
 }
 
 func TestAMoverFailureExplainsWhereTheFilesAre(t *testing.T) {

@@ -64,6 +64,9 @@ type AuroraCluster struct {
 	protection *Protection
 	// backtrackHours is the backtrack window in hours, 0 when none is set.
 	backtrackHours float64
+	// connections is the cluster's security groups with the cluster's port as a
+	// number, not the endpoint's port attribute.
+	connections awsec2.Connections
 }
 
 // NewAuroraCluster creates a restorable Aurora cluster, a drop-in replacement for
@@ -120,6 +123,16 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 		c.cluster = c.newRestoredCluster(path, p, creds)
 	}
 	c.cfn = c.cluster.Node().DefaultChild().(awsrds.CfnDBCluster)
+	keepInstancesPrivate(c.cluster)
+	c.connections = c.cluster.Connections()
+	if p.Port != nil && !unresolvedNumber(*p.Port) {
+		// Rules on this port stay the same when a restore replaces the cluster;
+		// rules on the endpoint's port attribute would be recreated.
+		c.connections = awsec2.NewConnections(&awsec2.ConnectionsProps{
+			SecurityGroups: c.cluster.Connections().SecurityGroups(),
+			DefaultPort:    awsec2.Port_Tcp(p.Port),
+		})
+	}
 	c.applySource()
 	c.secret = c.masterSecret(creds)
 	c.guard = newReplacementGuard(c, c.cfn, props.AllowReplace, c.guardSource, c.guardCreateOnly)
@@ -173,6 +186,20 @@ func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps,
 			Fix:     "leave RemovalPolicy unset (Snapshot) or use RemovalPolicy_RETAIN"})
 	}
 	engine := *p.Engine.EngineType()
+	if engine == "aurora-mysql" {
+		// cdk-nag AwsSolutions-RDS11 and RDS14 ask Aurora MySQL for a port other
+		// than 3306 and for backtracking; backtracking rewinds the cluster in
+		// place, in minutes, and can only be turned on when the cluster is created.
+		if p.Port == nil {
+			p.Port = jsii.Number(defaultMySQLPort)
+		}
+		if p.BacktrackWindow == nil {
+			p.BacktrackWindow = awscdk.Duration_Hours(jsii.Number(defaultBacktrackHours))
+		}
+	}
+	if engine == "aurora-postgresql" && p.Port == nil {
+		p.Port = jsii.Number(5432)
+	}
 	if p.BacktrackWindow != nil {
 		c.backtrackHours = checkBacktrack(path, engine, p.BacktrackWindow)
 	}
@@ -224,6 +251,9 @@ func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps,
 	if p.CloudwatchLogsRetention == "" {
 		p.CloudwatchLogsRetention = awslogs.RetentionDays_ONE_YEAR
 	}
+	if p.CloudwatchLogsRetentionRole == nil && len(*p.CloudwatchLogsExports) > 0 {
+		p.CloudwatchLogsRetentionRole = logRetentionRole(c)
+	}
 	if p.ParameterGroup == nil {
 		merged := map[string]*string{}
 		for k, v := range defaultParameters(engine) {
@@ -247,6 +277,14 @@ func protectionContinuousDays(p *Protection) float64 {
 	}
 	return p.continuous
 }
+
+// defaultMySQLPort is the port of an Aurora MySQL cluster unless told
+// otherwise: not MySQL's well-known 3306.
+const defaultMySQLPort = 3307
+
+// defaultBacktrackHours is the backtrack window of an Aurora MySQL cluster
+// unless told otherwise.
+const defaultBacktrackHours = 24
 
 // defaultBackupRetentionDays is the automated backup retention restorable uses
 // unless told otherwise: a week of point-in-time restore.
@@ -432,6 +470,10 @@ func (c *AuroraCluster) applySource() {
 		return
 	}
 	c.cfn.SetStorageEncrypted((*bool)(nil))
+	if c.cfn.KmsKeyId() != nil {
+		reason := "A restored cluster must not set StorageEncrypted: it is inherited from the snapshot or source cluster (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbcluster.html#cfn-rds-dbcluster-storageencrypted). KmsKeyId is set, so the restored cluster is encrypted with the cluster's customer-managed key whatever the source."
+		suppressNag(c.cfn, false, nagException{rule: nagStorageEncryption, reason: reason}, nagException{rule: nagNISTStorageEncryption, reason: reason})
+	}
 	if s.kind == KindSnapshot {
 		return
 	}
@@ -546,6 +588,20 @@ func outputPrefix(c constructs.Construct) string {
 	return b.String()
 }
 
+// keepInstancesPrivate sets PubliclyAccessible to false on the cluster's
+// instances that leave it unset (aws-cdk-lib sets it only for explicit subnet
+// selections). Unset, RDS makes an instance in a VPC with an internet gateway
+// publicly accessible
+// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html,
+// PubliclyAccessible).
+func keepInstancesPrivate(cluster constructs.IConstruct) {
+	for _, child := range *cluster.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if instance, ok := child.(awsrds.CfnDBInstance); ok && instance.PubliclyAccessible() == nil {
+			instance.SetPubliclyAccessible(false)
+		}
+	}
+}
+
 // Cluster returns the underlying awsrds.DatabaseCluster (or
 // DatabaseClusterFromSnapshot) as the interface every CDK API accepts.
 func (c *AuroraCluster) Cluster() awsrds.IDatabaseCluster { return c.cluster }
@@ -555,7 +611,11 @@ func (c *AuroraCluster) CfnCluster() awsrds.CfnDBCluster { return c.cfn }
 
 // Connections manages the cluster's security group; it makes AuroraCluster an
 // awsec2.IConnectable.
-func (c *AuroraCluster) Connections() awsec2.Connections { return c.cluster.Connections() }
+//
+// Its default port is the cluster's port as a number (5432 for PostgreSQL, 3307
+// for MySQL, or Port), so the security group rules it adds are not recreated
+// when a restore replaces the cluster.
+func (c *AuroraCluster) Connections() awsec2.Connections { return c.connections }
 
 // ClusterEndpoint is the writer endpoint. Its host name changes when a restore
 // replaces the cluster; references to it follow on the same deploy.

@@ -47,17 +47,15 @@ func restoreServiceOf(scope constructs.Construct) *restoreService {
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("restorable: starts and follows AWS Backup restores of the stack's file systems"),
 	})
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:     jsii.String("StartRestores"),
-		Actions: jsii.Strings("backup:StartRestoreJob"),
-		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("backup"), Resource: jsii.String("recovery-point"),
-			ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})),
-	}))
+	// backup:StartRestoreJob is granted per restore, on its recovery point only
+	// (addRestore).
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("FollowRestores"),
 		Actions:   jsii.Strings("backup:DescribeRestoreJob"),
-		Resources: jsii.Strings("*"), // DescribeRestoreJob has no resource-level permissions
+		Resources: jsii.Strings("*"),
 	}))
+	suppressNag(role, true, nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
+		reason: "backup:DescribeRestoreJob, which follows the restore job this role started, supports no resource-level permissions (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbackup.html)."})
 	start := newRoleFunction(c, "Start", "efs-restore-start", "restorable: starts an AWS Backup restore of a file system", role, awscdk.Duration_Minutes(jsii.Number(5)))
 	complete := newRoleFunction(c, "Complete", "efs-restore-complete", "restorable: follows an AWS Backup restore and moves the files back", role, awscdk.Duration_Minutes(jsii.Number(15)))
 	s := &restoreService{role: role, provider: newProvider(c, "Provider", start, &customresources.ProviderProps{
@@ -148,6 +146,8 @@ func newFileSystemRestore(c *FileSystem, vpc awsec2.IVpc, subnets *awsec2.Subnet
 			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"),
 		Resources: jsii.Strings("*"),
 	}))
+	suppressNag(moverRole, true, nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
+		reason: "A Lambda function in a VPC needs these EC2 network-interface actions on \"*\", as in AWSLambdaVPCAccessExecutionRole; ec2:DescribeNetworkInterfaces supports no resource-level permissions and the interfaces' IDs are not known before Lambda creates them (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions)."})
 	sg := awsec2.NewSecurityGroup(scope, jsii.String("MoverSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
 		Description:      jsii.String("restorable: the mover reaches only the file system (NFS, 2049)"),
@@ -192,19 +192,24 @@ func newFileSystemRestore(c *FileSystem, vpc awsec2.IVpc, subnets *awsec2.Subnet
 		Description: jsii.String("restorable: AWS Backup restores recovery points into " + *c.Node().Path()),
 	})
 	// The EFS statements of AWSBackupServiceRolePolicyForRestores, for this file
-	// system only, and without creating or deleting file systems.
+	// system only, and without creating or deleting file systems. The keys are
+	// this account's and region's: the key of the vault that holds the recovery
+	// point (a copy from elsewhere is in a vault here) and the file system's.
+	keys := jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("kms"), Resource: jsii.String("key"), ResourceName: jsii.String("*")}))
 	for _, st := range []*awsiam.PolicyStatementProps{
 		{Sid: jsii.String("RestoreIntoThisFileSystem"), Actions: jsii.Strings("elasticfilesystem:Restore", "elasticfilesystem:DescribeFileSystems"),
 			Resources: jsii.Strings(*c.fs.FileSystemArn())},
-		{Sid: jsii.String("DescribeKeys"), Actions: jsii.Strings("kms:DescribeKey"), Resources: jsii.Strings("*")},
+		{Sid: jsii.String("DescribeKeys"), Actions: jsii.Strings("kms:DescribeKey"), Resources: keys},
 		{Sid: jsii.String("UseKeysThroughEFS"), Actions: jsii.Strings("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"),
-			Resources:  jsii.Strings("*"),
+			Resources:  keys,
 			Conditions: &map[string]interface{}{"StringLike": map[string]interface{}{"kms:ViaService": "elasticfilesystem.*.amazonaws.com"}}},
-		{Sid: jsii.String("GrantKeysToAWSServices"), Actions: jsii.Strings("kms:CreateGrant"), Resources: jsii.Strings("*"),
+		{Sid: jsii.String("GrantKeysToAWSServices"), Actions: jsii.Strings("kms:CreateGrant"), Resources: keys,
 			Conditions: &map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}},
 	} {
 		restoreRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
 	}
+	suppressNag(restoreRole, true, nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:kms:.+:key\/\*$/`},
+		reason: "AWS Backup restores with two KMS keys of this account and region: the key of the vault holding the recovery point, which the deploy does not know (any vault, including copies), and the file system's. KMS use is limited to requests made through EFS (kms:ViaService) and grants for AWS resources."})
 
 	svc := restoreServiceOf(c)
 	svc.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -212,7 +217,12 @@ func newFileSystemRestore(c *FileSystem, vpc awsec2.IVpc, subnets *awsec2.Subnet
 		Resources:  jsii.Strings(*restoreRole.RoleArn()),
 		Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"iam:PassedToService": "backup.amazonaws.com"}},
 	}))
-	mover.GrantInvoke(svc.role)
+	// The mover function itself, not its versions: the orchestrator invokes it
+	// by its ARN.
+	svc.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("lambda:InvokeFunction"),
+		Resources: jsii.Strings(*mover.FunctionArn()),
+	}))
 	return &fileSystemRestore{mover: mover, restoreRole: restoreRole, accessPoint: ap}
 }
 
@@ -233,8 +243,15 @@ func (c *FileSystem) addRestore(recoveryPointArn string) {
 	if isTrue(c.cfn.Encrypted()) || c.cfn.KmsKeyId() != nil {
 		encrypted = "true"
 	}
+	svc := restoreServiceOf(c)
+	// The orchestrator may start a restore of this recovery point only, and only
+	// on the deploys that restore it.
+	svc.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("backup:StartRestoreJob"),
+		Resources: jsii.Strings(recoveryPointArn),
+	}))
 	cr := awscdk.NewCustomResource(c, jsii.String("RecoveryPointRestore"), &awscdk.CustomResourceProps{
-		ServiceToken: restoreServiceOf(c).provider.ServiceToken(),
+		ServiceToken: svc.provider.ServiceToken(),
 		ResourceType: jsii.String(EFSRestoreResourceType),
 		Properties: &map[string]interface{}{
 			efsrestore.PropResource:         *c.Node().Path(),

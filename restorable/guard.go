@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -123,10 +124,9 @@ func guardServiceOf(scope constructs.Construct) *guardService {
 		[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:     jsii.String("ReadOwnStack"),
 			Actions: jsii.Strings("cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"),
-			Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
-				Service: jsii.String("cloudformation"), Resource: jsii.String("stack"),
-				ResourceName: jsii.String(*stack.StackName() + "/*"),
-			})),
+			// The stack's own ARN (AWS::StackId), with the ID CloudFormation
+			// gave it: no other stack, not even a later one with the same name.
+			Resources: jsii.Strings(*stack.StackId()),
 		})})
 	s := &guardService{provider: newProvider(c, "Provider", fn, nil)}
 	guardServices[stack] = s
@@ -181,11 +181,35 @@ func newProvider(scope constructs.Construct, id string, onEvent awslambda.IFunct
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	p.LogGroup = logs
-	p.FrameworkOnEventRole = frameworkRole(scope, id+"OnEventRole", logs)
+	roles := []awsiam.Role{frameworkRole(scope, id+"OnEventRole", logs)}
+	p.FrameworkOnEventRole = roles[0]
 	if p.IsCompleteHandler != nil {
-		p.FrameworkCompleteAndTimeoutRole = frameworkRole(scope, id+"WaiterRole", logs)
+		roles = append(roles, frameworkRole(scope, id+"WaiterRole", logs))
+		p.FrameworkCompleteAndTimeoutRole = roles[1]
+		// The waiter state machine logs every event (cdk-nag AwsSolutions-SF1).
+		p.DisableWaiterStateMachineLogging = jsii.Bool(false)
+		p.WaiterStateMachineLogOptions = &customresources.LogOptions{
+			Destination: awslogs.NewLogGroup(scope, jsii.String(id+"WaiterLogs"), &awslogs.LogGroupProps{
+				Retention:     awslogs.RetentionDays_ONE_YEAR,
+				RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+			}),
+			Level: awsstepfunctions.LogLevel_ALL,
+		}
 	}
-	return customresources.NewProvider(scope, jsii.String(id), &p)
+	provider := customresources.NewProvider(scope, jsii.String(id), &p)
+	invokeVersions := nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::<.+\.Arn>:\*$/`},
+		reason: "The CDK provider framework grants lambda:InvokeFunction on its handler functions, which are this stack's own, and on their versions and aliases (<function ARN>:*); nothing else."}
+	for _, r := range roles {
+		suppressNag(r, true, invokeVersions)
+	}
+	if p.IsCompleteHandler != nil {
+		suppressNag(provider, true, invokeVersions,
+			nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
+				reason: "The waiter state machine's role may set up delivery of its logs to CloudWatch Logs; the logs:*LogDelivery and logs:Describe* actions do not support resource-level permissions (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html#cloudwatch-iam-policy)."},
+			nagException{rule: nagStateMachineXRay,
+				reason: "The waiter state machine only calls the isComplete function every 30 seconds until it reports done; every event is logged at level ALL, and X-Ray tracing would add no information."})
+	}
+	return provider
 }
 
 func frameworkRole(scope constructs.Construct, id string, logs awslogs.LogGroup) awsiam.Role {

@@ -177,6 +177,9 @@ func checkVaultLock(path string, lock *awsbackup.LockConfiguration, rules []*aws
 
 func unresolved(d awscdk.Duration) bool { return d.IsUnresolved() != nil && *d.IsUnresolved() }
 
+// unresolvedNumber reports whether a number is a token.
+func unresolvedNumber(n float64) bool { return *awscdk.Token_IsUnresolved(n) }
+
 func (p *Protection) newPlan(path string, rules []*awsbackup.BackupPlanRuleProps, lock *awsbackup.LockConfiguration) awsbackup.IBackupPlan {
 	// Plan names must be unique in the account and region; this one comes from
 	// the construct path, so it is also stable.
@@ -239,14 +242,26 @@ func (p *Protection) newRole() awsiam.Role {
 		statement("AuroraContinuousLifecycle", []string{"rds:DeleteDBClusterAutomatedBackup"},
 			jsii.Strings(arn("rds", "cluster-auto-backup:*")), nil),
 		statement("Vaults", []string{"backup:DescribeBackupVault", "backup:CopyIntoBackupVault", "backup:CopyFromBackupVault"}, &vaults, nil),
-		statement("DescribeKeys", []string{"kms:DescribeKey"}, jsii.Strings("*"), nil),
-		statement("GrantKeysToAWSServices", []string{"kms:CreateGrant"}, jsii.Strings("*"),
+		statement("DescribeKeys", []string{"kms:DescribeKey"}, jsii.Strings(arn("kms", "key/*")), nil),
+		statement("GrantKeysToAWSServices", []string{"kms:CreateGrant"}, jsii.Strings(arn("kms", "key/*")),
 			map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}),
 		statement("ResourceTags", []string{"tag:GetResources"}, jsii.Strings("*"), nil),
 	}
 	for _, s := range statements {
 		role.AddToPrincipalPolicy(s)
 	}
+	suppressNag(role, true,
+		nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
+			reason: "Read-only lookups AWS Backup makes before a backup (rds:Describe*, rds:ListTagsForResource, tag:GetResources), granted on * as in AWSBackupServiceRolePolicyForBackup; tag:GetResources supports no resource-level permissions."},
+		nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:elasticfilesystem:.+:file-system\/\*$/`},
+			reason: "The role is shared by every file system that joins this protection, including ones added later; it may back up file systems of this account and region only, and AWS Backup acts only on those the plan selects."},
+		nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:rds:.+:(cluster|cluster-snapshot):\*$/`},
+			reason: "A restore gives an Aurora cluster a new identifier that CloudFormation generates, so cluster and snapshot ARNs are matched within this account and region; AWS Backup acts only on the clusters the plan selects."},
+		nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:rds:.+:(cluster-snapshot:awsbackup|cluster-auto-backup):\*$/`},
+			reason: "AWS Backup's own snapshots (awsbackup:job-<id>) and continuous backups (cluster-auto-backup:<id>) have generated names; the role may delete only those, to expire them on the plan's schedule."},
+		nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:kms:.+:key\/\*$/`},
+			reason: "AWS Backup describes, and creates grants for AWS resources (kms:GrantIsForAWSResource) on, the KMS keys of the resources it backs up, which are keys of this account and region chosen by each resource."},
+	)
 	return role
 }
 

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -51,6 +52,28 @@ func TestNewClusterDefaults(t *testing.T) {
 	// AND the exported logs are kept for a year
 	_, retention := onlyResource(t, tmpl, "Custom::LogRetention")
 	assert.Equal(t, float64(365), props(retention)["RetentionInDays"])
+	// AND the function that sets that retention runs as restorable's role, with
+	// no AWS-managed policy: it may create and set the retention of the
+	// clusters' log groups and its own
+	fnIDs, fns := resourcesOfType(t, tmpl, "AWS::Lambda::Function")
+	var retentionRoleID string
+	for i, fn := range fns {
+		if strings.HasPrefix(fnIDs[i], "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a") {
+			retentionRoleID = roleOf(fn)
+		}
+	}
+	require.True(t, strings.HasPrefix(retentionRoleID, "RestorableLogRetentionRole"), retentionRoleID)
+	_, retentionRole := resourceByID(t, tmpl, retentionRoleID)
+	assert.NotContains(t, props(retentionRole), "ManagedPolicyArns")
+	assert.Contains(t, fmtJSON(statementBySid(t, statementsOf(t, tmpl, retentionRoleID), "ClusterLogGroups")["Resource"]), ":log-group:/aws/rds/cluster/*")
+	// AND its instance is not publicly accessible, though the VPC has an
+	// internet gateway
+	_, instance := onlyResource(t, tmpl, "AWS::RDS::DBInstance")
+	assert.Equal(t, false, props(instance)["PubliclyAccessible"])
+	// AND Connections() opens the cluster's port as a number, so rules added
+	// through it survive a restore
+	assert.Equal(t, float64(5432), p["Port"])
+	assert.Equal(t, "5432", *db.Connections().DefaultPort().ToString())
 	// AND no CDK-generated secret exists: consumers read the RDS-managed one
 	ids, _ := resourcesOfType(t, tmpl, "AWS::SecretsManager::Secret")
 	assert.Empty(t, ids)
@@ -234,4 +257,28 @@ func clusterIDOf(t *testing.T, tmpl map[string]interface{}) string {
 	t.Helper()
 	id, _ := onlyResource(t, tmpl, "AWS::RDS::DBCluster")
 	return id
+}
+
+func TestTwoClustersShareOneLogRetentionRole(t *testing.T) {
+	stack := newStack(t, nil)
+	p := clusterProps(stack)
+	for _, id := range []string{"Orders", "Billing"} {
+		restorable.NewAuroraCluster(stack, jsii.String(id), &restorable.AuroraClusterProps{DatabaseClusterProps: p})
+	}
+	tmpl := templateJSON(t, stack)
+	// aws-cdk-lib has one LogRetention function per stack; the first cluster
+	// gives it restorable's role, and the second adds no unused role.
+	roleIDs, _ := resourcesOfType(t, tmpl, "AWS::IAM::Role")
+	var retentionRoles []string
+	for _, id := range roleIDs {
+		if strings.HasPrefix(id, "RestorableLogRetentionRole") {
+			retentionRoles = append(retentionRoles, id)
+		}
+	}
+	require.Len(t, retentionRoles, 1)
+	_, retentions := resourcesOfType(t, tmpl, "Custom::LogRetention")
+	assert.Len(t, retentions, 2)
+	for _, r := range retentions {
+		assert.Contains(t, fmtJSON(props(r)["ServiceToken"]), "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a")
+	}
 }

@@ -99,6 +99,12 @@ func TestCLISynthesizesTheExampleInEveryMode(t *testing.T) {
 			}
 			sort.Strings(warnings)
 			assert.Equal(t, tt.warnings, warnings)
+			// The app runs cdk-nag's AwsSolutions pack on every synth: its
+			// report lists rules, and none is non-compliant.
+			report, err := os.ReadFile(filepath.Join(outdir, "AwsSolutions--RedmineStack-NagReport.csv"))
+			require.NoError(t, err)
+			assert.Contains(t, string(report), `"AwsSolutions-RDS2"`)
+			assert.NotContains(t, string(report), "Non-Compliant")
 			_, cluster := onlyResource(t, cliTemplate(t, outdir), "AWS::RDS::DBCluster")
 			for k, v := range tt.wantProps {
 				assert.Equal(t, v, props(cluster)[k], k)
@@ -136,11 +142,10 @@ func TestCLIDiffOfARestoreReplacesOnlyTheClusterAndItsDependents(t *testing.T) {
 	diff, err := runCDK(t, "diff", "--template", filepath.Join(before, "RedmineStack.template.json"),
 		"-o", t.TempDir(), "-c", "snapshotArn="+snapshotARN)
 	require.NoError(t, err, diff)
-	// THEN the cluster and its instance are replaced, the task definition gets a
-	// new revision that points at them, and the ingress rule keyed on the
-	// endpoint's port is recreated; nothing else that holds data is replaced
+	// THEN the cluster and its instance are replaced and the task definition gets
+	// a new revision that points at them; the security group rules, on the
+	// cluster's port as a number, stay; nothing else is replaced
 	assert.Equal(t, []string{
-		"AWS::EC2::SecurityGroupIngress",
 		"AWS::ECS::TaskDefinition",
 		"AWS::RDS::DBCluster",
 		"AWS::RDS::DBInstance",
@@ -261,10 +266,12 @@ func TestCLIDiffOfAFilesRestoreOnlyAddsTheRestore(t *testing.T) {
 	diff, err := runCDK(t, "diff", "--template", filepath.Join(before, "RedmineStack.template.json"),
 		"-o", after, "-c", "efsRecoveryPointArn="+efsRecoveryPoint)
 	require.NoError(t, err, diff)
-	// THEN the only change is the restore resource: the file system, its mount
-	// targets, the service and the cluster are untouched
-	crID := resourceIDOf(t, cliTemplate(t, after), restorable.EFSRestoreResourceType)
-	assert.Equal(t, map[string]string{crID: restorable.EFSRestoreResourceType}, changedResources(diff), diff)
+	// THEN the only changes are the restore resource and the orchestrator's
+	// permission to start a restore of that recovery point: the file system,
+	// its mount targets, the service and the cluster are untouched
+	tmpl := cliTemplate(t, after)
+	crID := resourceIDOf(t, tmpl, restorable.EFSRestoreResourceType)
+	assert.Equal(t, map[string]string{crID: restorable.EFSRestoreResourceType, orchestratorPolicyID(t, tmpl): "AWS::IAM::Policy"}, changedResources(diff), diff)
 	assert.Empty(t, replacedResources(diff))
 	assert.Regexp(t, `\[\+\] `+regexp.QuoteMeta(restorable.EFSRestoreResourceType)+` Files/RecoveryPointRestore `+crID, diff)
 	// AND CloudFormation Validate finds nothing, and the only annotation is the

@@ -15,6 +15,10 @@ import (
 // templateChanges lists every difference between two templates, one line per
 // changed leaf: "<LogicalId>.<path>" for a changed value, "+<LogicalId>" and
 // "-<LogicalId>" for an added or removed resource, and the same for outputs.
+// A resource's Metadata (where cdk-nag keeps its suppressions) is left out: it
+// is data about the template that CloudFormation stores and returns with
+// DescribeStackResource, not a property of the resource
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-metadata.html).
 func templateChanges(before, after map[string]interface{}) []string {
 	var out []string
 	for _, section := range []string{"Resources", "Outputs"} {
@@ -26,6 +30,9 @@ func templateChanges(before, after map[string]interface{}) []string {
 				out = append(out, "-"+id)
 				continue
 			}
+			if section == "Resources" {
+				bv, av = withoutMetadata(bv), withoutMetadata(av)
+			}
 			out = append(out, diffValues(id, bv, av)...)
 		}
 		for id := range a {
@@ -35,6 +42,20 @@ func templateChanges(before, after map[string]interface{}) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+func withoutMetadata(r interface{}) interface{} {
+	m, ok := r.(map[string]interface{})
+	if !ok {
+		return r
+	}
+	out := make(map[string]interface{}, len(m))
+	for k, v := range m {
+		if k != "Metadata" {
+			out[k] = v
+		}
+	}
 	return out
 }
 

@@ -110,13 +110,16 @@ func TestRestoreTransitionsTouchNoStatefulResource(t *testing.T) {
 	restored := templateJSON(t, filesFromContext(t, map[string]string{"efsRecoveryPointArn": efsRecoveryPoint}))
 	again := templateJSON(t, filesFromContext(t, map[string]string{"AppStack/Files.efsRecoveryPointArn": efsRecoveryPoint}))
 	crID := resourceIDOf(t, restored, restorable.EFSRestoreResourceType)
-	// none -> a recovery point adds only the restore; the machinery is there already.
-	assert.Equal(t, []string{"+" + crID}, templateChanges(none, restored))
+	policyID := orchestratorPolicyID(t, restored)
+	// none -> a recovery point adds the restore, and lets the orchestrator start
+	// a restore of that recovery point; the machinery is there already.
+	assert.Equal(t, []string{"+" + crID, policyID + ".Properties.PolicyDocument.Statement"}, templateChanges(none, restored))
 	// The same recovery point on a later deploy changes nothing.
 	assert.Empty(t, templateChanges(restored, again))
-	// Removing the value removes only the restore resource, whose Delete does
-	// nothing; the file system, its guard and its backups are untouched.
-	assert.Equal(t, []string{"-" + crID}, templateChanges(restored, none))
+	// Removing the value removes the restore resource, whose Delete does
+	// nothing, and the permission; the file system, its guard and its backups
+	// are untouched.
+	assert.Equal(t, []string{"-" + crID, policyID + ".Properties.PolicyDocument.Statement"}, templateChanges(restored, none))
 	_, fs := onlyResource(t, restored, "AWS::EFS::FileSystem")
 	_, fsNone := onlyResource(t, none, "AWS::EFS::FileSystem")
 	assert.Equal(t, fsNone, fs)
@@ -212,7 +215,6 @@ func TestRestoreRolesAreLeastPrivilege(t *testing.T) {
 	_, complete := functionWithHandler(t, tmpl, "efs-restore-complete")
 	assert.Equal(t, roleOf(start), roleOf(complete))
 	orch := statementsOf(t, tmpl, roleOf(start))
-	assert.Contains(t, fmtJSON(statementBySid(t, orch, "StartRestores")["Resource"]), ":recovery-point:*")
 	var pass, invoke bool
 	moverID, _ := functionWithHandler(t, tmpl, "efs-mover")
 	for _, s := range orch {
@@ -228,6 +230,36 @@ func TestRestoreRolesAreLeastPrivilege(t *testing.T) {
 	}
 	assert.True(t, pass)
 	assert.True(t, invoke)
+	// Without a recovery point the orchestrator may start no restore; with one,
+	// it may start a restore of that recovery point only.
+	for _, s := range orch {
+		assert.NotContains(t, fmtJSON(s["Action"]), "backup:StartRestoreJob")
+	}
+	restoring := templateJSON(t, filesFromContext(t, map[string]string{"efsRecoveryPointArn": efsRecoveryPoint}))
+	_, start = functionWithHandler(t, restoring, "efs-restore-start")
+	var starts []map[string]interface{}
+	for _, s := range statementsOf(t, restoring, roleOf(start)) {
+		if s["Action"] == "backup:StartRestoreJob" {
+			starts = append(starts, s)
+		}
+	}
+	require.Len(t, starts, 1)
+	assert.Equal(t, efsRecoveryPoint, starts[0]["Resource"])
+}
+
+// orchestratorPolicyID is the logical ID of the EFS restore orchestrator's
+// role policy.
+func orchestratorPolicyID(t *testing.T, tmpl map[string]interface{}) string {
+	t.Helper()
+	_, start := functionWithHandler(t, tmpl, "efs-restore-start")
+	ids, policies := resourcesOfType(t, tmpl, "AWS::IAM::Policy")
+	for i, p := range policies {
+		if fmtJSON(props(p)["Roles"]) == fmtJSON([]interface{}{map[string]interface{}{"Ref": roleOf(start)}}) {
+			return ids[i]
+		}
+	}
+	t.Fatal("no policy for the orchestrator's role")
+	return ""
 }
 
 func TestOneOrchestratorPerStackOneMoverPerFileSystem(t *testing.T) {

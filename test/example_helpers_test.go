@@ -30,6 +30,13 @@ func cdkJSONContext(t *testing.T) map[string]interface{} {
 // cdk.json, plus the given context (the -c values), in a fixed environment.
 func example(t *testing.T, context map[string]string) (*redmine.Stack, map[string]interface{}, string) {
 	t.Helper()
+	stack, outdir := exampleStack(t, context)
+	return stack, templateJSON(t, stack.Stack), outdir
+}
+
+// exampleStack builds the example app as example does, without synthesizing it.
+func exampleStack(t *testing.T, context map[string]string) (*redmine.Stack, string) {
+	t.Helper()
 	ctx := cdkJSONContext(t)
 	for k, v := range context {
 		ctx[k] = v
@@ -40,5 +47,5 @@ func example(t *testing.T, context map[string]string) (*redmine.Stack, map[strin
 		Env: &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)},
 	}})
 	require.NoError(t, err)
-	return stack, templateJSON(t, stack.Stack), outdir
+	return stack, outdir
 }

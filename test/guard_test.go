@@ -114,7 +114,7 @@ func TestGuardHandlerRunsAsAGoLambdaWithLeastPrivilege(t *testing.T) {
 	}
 	require.Len(t, statements, 2)
 	assert.Contains(t, statements[1], `"Action":["cloudformation:DescribeStacks","cloudformation:DescribeStackResource"]`)
-	assert.Contains(t, statements[1], `:cloudformation:ap-northeast-1:123456789012:stack/AppStack/*`)
+	assert.Contains(t, statements[1], `"Resource":{"Ref":"AWS::StackId"}`, "this stack only, by its ID")
 	assert.Contains(t, statements[0], `"Action":["logs:CreateLogStream","logs:PutLogEvents"]`)
 	// No role of the guard uses an AWS-managed policy.
 	_, role := resourceByID(t, tmpl, roleID)

@@ -214,6 +214,15 @@ func TestBacktrackOnMySQL(t *testing.T) {
 	assert.Equal(t, float64(86400), p["BacktrackWindow"])
 	assertions.Annotations_FromStack(stack).HasInfo(jsii.String("/AppStack/Database"),
 		assertions.Match_StringLikeRegexp(jsii.String(`backtracking \(24 hours\) can only be turned on when a cluster is created or restored.*aws rds backtrack-db-cluster`)))
+	// By default, Aurora MySQL backtracks 24 hours and listens on 3307, not
+	// MySQL's well-known port (cdk-nag AwsSolutions-RDS14 and RDS11).
+	_, p = mysql(nil)
+	assert.Equal(t, float64(86400), p["BacktrackWindow"])
+	assert.Equal(t, float64(3307), p["Port"])
+	pg, _ := newCluster(t, nil)
+	postgres := clusterOf(t, templateJSON(t, pg))
+	assert.NotContains(t, postgres, "BacktrackWindow")
+	assert.Equal(t, float64(5432), postgres["Port"])
 	stack, p = mysql(awscdk.Duration_Seconds(jsii.Number(0)))
 	assert.Equal(t, float64(0), p["BacktrackWindow"])
 	assertions.Annotations_FromStack(stack).HasWarning(jsii.String("/AppStack/Database"),

@@ -13,15 +13,19 @@ package redmine
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/restorable-cdk/restorable/restorable"
 )
@@ -32,6 +36,10 @@ type StackProps struct {
 	// RedmineImage is the container image to run.
 	// Default: the official redmine image, tag 6.0.
 	RedmineImage string
+	// CertificateArn is an ACM certificate for the load balancer. With it, the
+	// load balancer listens on HTTPS (443) and redirects HTTP to it.
+	// Default: HTTP only, for a first try without a domain.
+	CertificateArn string
 }
 
 // Stack is the example stack and the constructs tests look at.
@@ -69,6 +77,13 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	s.Vpc = awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
 		MaxAzs:      jsii.Number(2),
 		NatGateways: jsii.Number(1),
+	})
+	// Flow logs record who talked to the database and the file system.
+	s.Vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(awslogs.NewLogGroup(stack, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
+			Retention:     awslogs.RetentionDays_ONE_YEAR,
+			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		}), nil),
 	})
 
 	source, err := restorable.AuroraSourceFromContext(stack, "Database")
@@ -127,6 +142,18 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 			ExcludePunctuation: jsii.Bool(true),
 		},
 	})
+	cdknag.NagSuppressions_AddResourceSuppressions(secretKeyBase, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("SECRET_KEY_BASE signs Redmine's session cookies; it is not a credential of another system, and rotating it signs every user out, so it is rotated by hand at a release, " +
+			"not on a schedule."),
+	}}, jsii.Bool(true))
+
+	var certificate awscertificatemanager.ICertificate
+	var sslPolicy awselasticloadbalancingv2.SslPolicy
+	if p.CertificateArn != "" {
+		certificate = awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), jsii.String(p.CertificateArn))
+		sslPolicy = awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS
+	}
 
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                            s.Vpc,
@@ -146,6 +173,9 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Rollback: jsii.Bool(true)},
 		// The first start runs Redmine's database migrations.
 		HealthCheckGracePeriod: awscdk.Duration_Minutes(jsii.Number(5)),
+		Certificate:            certificate,
+		RedirectHTTP:           jsii.Bool(certificate != nil),
+		SslPolicy:              sslPolicy,
 		TaskImageOptions: &awsecspatterns.ApplicationLoadBalancedTaskImageOptions{
 			Image:         awsecs.ContainerImage_FromRegistry(jsii.String(p.RedmineImage), nil),
 			ContainerPort: jsii.Number(3000),
@@ -170,6 +200,18 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		HealthyHttpCodes: jsii.String("200"),
 	})
 	s.Database.Connections().AllowDefaultPortFrom(s.Service.Service(), jsii.String("Redmine tasks"))
+
+	logRequests(stack, s.Service.LoadBalancer())
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Service.LoadBalancer(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-EC23"),
+		Reason: jsii.String("Redmine is a public web application and the load balancer is its entry point from the internet, on 80 (and 443 with a certificate) only; " +
+			"the tasks accept traffic from the load balancer's security group only."),
+	}}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Service.TaskDefinition(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-ECS2"),
+		Reason: jsii.String("The environment holds settings, not secrets: the database host, port and name, and libpq's TLS mode. " +
+			"The database credentials and SECRET_KEY_BASE come from Secrets Manager (the container's secrets)."),
+	}}, jsii.Bool(true))
 
 	// Uploaded files live on EFS, mounted over TLS with IAM authorization
 	// through the access point.
@@ -198,4 +240,38 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		Description: jsii.String("Writer endpoint of the Redmine database; it changes after a restore"),
 	})
 	return s, nil
+}
+
+// logRequests has the load balancer log every request to a bucket that keeps
+// the logs a year. The bucket policy depends on the region (the load balancing
+// account of older regions, a service principal in newer ones), so an
+// environment-agnostic synth, without AWS credentials, leaves it out; `cdk
+// deploy` runs with the account and region of the credentials.
+func logRequests(stack awscdk.Stack, lb awselasticloadbalancingv2.ApplicationLoadBalancer) {
+	if *awscdk.Token_IsUnresolved(stack.Region()) {
+		cdknag.NagSuppressions_AddResourceSuppressions(lb, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-ELB2"),
+			Reason: jsii.String("Environment-agnostic synth (no AWS credentials): the access log bucket policy needs the region. " +
+				"With credentials, as for cdk deploy, the load balancer logs to the AccessLogs bucket."),
+		}}, jsii.Bool(false))
+		return
+	}
+	bucket := awss3.NewBucket(stack, jsii.String("AccessLogs"), &awss3.BucketProps{
+		// Load balancer access logs support SSE-S3 only:
+		// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Versioned:         jsii.Bool(true),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Expiration:                  awscdk.Duration_Days(jsii.Number(365)),
+			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30)),
+		}},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(bucket, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-S1"),
+		Reason: jsii.String("This bucket holds the load balancer's access logs; logging the access to it in another bucket would need a log bucket for that one too."),
+	}}, jsii.Bool(true))
+	lb.LogAccessLogs(bucket, jsii.String("redmine"))
 }

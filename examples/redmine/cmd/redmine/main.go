@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/restorable-cdk/restorable/examples/redmine"
 	"github.com/restorable-cdk/restorable/restorable"
@@ -22,6 +23,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Security review on every synth: cdk-nag's AwsSolutions pack fails the
+	// synth on any error that is not suppressed with a reason, and writes its
+	// report to cdk.out/AwsSolutions--RedmineStack-NagReport.csv.
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	app.Synth(nil)
 	if err := restorable.WriteReport(os.Stderr, app); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -153,13 +153,16 @@ func TestCLIDiffOfARestoreReplacesOnlyTheClusterAndItsDependents(t *testing.T) {
 	assert.Regexp(t, `\[\+\] SnapshotIdentifier \(requires replacement\)\n\s+│\s+└─ `+regexp.QuoteMeta(snapshotARN), diff)
 }
 
+// resourceType matches a CloudFormation resource type.
+var resourceType = regexp.MustCompile(`^(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+|Custom::[A-Za-z0-9]+)$`)
+
 // changedResources parses `cdk diff` output into the logical IDs it lists as
 // changed, keyed to their type.
 func changedResources(diff string) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(diff, "\n") {
 		fields := strings.Fields(line)
-		if len(fields) < 3 || !regexp.MustCompile(`^\[[~+-]\]$`).MatchString(fields[0]) || !strings.Contains(fields[1], "::") {
+		if len(fields) < 3 || !regexp.MustCompile(`^\[[~+-]\]$`).MatchString(fields[0]) || !resourceType.MatchString(fields[1]) {
 			continue
 		}
 		if fields[len(fields)-1] == "replace" {
@@ -266,12 +269,13 @@ func TestCLIDiffOfAFilesRestoreOnlyAddsTheRestore(t *testing.T) {
 	diff, err := runCDK(t, "diff", "--template", filepath.Join(before, "RedmineStack.template.json"),
 		"-o", after, "-c", "efsRecoveryPointArn="+efsRecoveryPoint)
 	require.NoError(t, err, diff)
-	// THEN the only changes are the restore resource and the orchestrator's
-	// permission to start a restore of that recovery point: the file system,
-	// its mount targets, the service and the cluster are untouched
+	// THEN the only changes are the restore resource and the permissions to
+	// restore that recovery point: the file system, its mount targets, the
+	// service and the cluster are untouched
 	tmpl := cliTemplate(t, after)
 	crID := resourceIDOf(t, tmpl, restorable.EFSRestoreResourceType)
-	assert.Equal(t, map[string]string{crID: restorable.EFSRestoreResourceType, orchestratorPolicyID(t, tmpl): "AWS::IAM::Policy"}, changedResources(diff), diff)
+	assert.Equal(t, map[string]string{crID: restorable.EFSRestoreResourceType,
+		orchestratorPolicyID(t, tmpl): "AWS::IAM::Policy", restoreRolePolicyID(t, tmpl): "AWS::IAM::Policy"}, changedResources(diff), diff)
 	assert.Empty(t, replacedResources(diff))
 	assert.Regexp(t, `\[\+\] `+regexp.QuoteMeta(restorable.EFSRestoreResourceType)+` Files/RecoveryPointRestore `+crID, diff)
 	// AND CloudFormation Validate finds nothing, and the only annotation is the

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"sort"
 	"strings"
 	"testing"
 
@@ -110,16 +111,17 @@ func TestRestoreTransitionsTouchNoStatefulResource(t *testing.T) {
 	restored := templateJSON(t, filesFromContext(t, map[string]string{"efsRecoveryPointArn": efsRecoveryPoint}))
 	again := templateJSON(t, filesFromContext(t, map[string]string{"AppStack/Files.efsRecoveryPointArn": efsRecoveryPoint}))
 	crID := resourceIDOf(t, restored, restorable.EFSRestoreResourceType)
-	policyID := orchestratorPolicyID(t, restored)
-	// none -> a recovery point adds the restore, and lets the orchestrator start
-	// a restore of that recovery point; the machinery is there already.
-	assert.Equal(t, []string{"+" + crID, policyID + ".Properties.PolicyDocument.Statement"}, templateChanges(none, restored))
+	policies := []string{orchestratorPolicyID(t, restored) + ".Properties.PolicyDocument.Statement", restoreRolePolicyID(t, restored) + ".Properties.PolicyDocument.Statement"}
+	sort.Strings(policies)
+	// none -> a recovery point adds the restore, and the permissions to restore
+	// that recovery point; the machinery is there already.
+	assert.Equal(t, append([]string{"+" + crID}, policies...), templateChanges(none, restored))
 	// The same recovery point on a later deploy changes nothing.
 	assert.Empty(t, templateChanges(restored, again))
 	// Removing the value removes the restore resource, whose Delete does
-	// nothing, and the permission; the file system, its guard and its backups
-	// are untouched.
-	assert.Equal(t, []string{"-" + crID, policyID + ".Properties.PolicyDocument.Statement"}, templateChanges(restored, none))
+	// nothing, and the permissions; the file system, its guard and its
+	// backups are untouched.
+	assert.Equal(t, append([]string{"-" + crID}, policies...), templateChanges(restored, none))
 	_, fs := onlyResource(t, restored, "AWS::EFS::FileSystem")
 	_, fsNone := onlyResource(t, none, "AWS::EFS::FileSystem")
 	assert.Equal(t, fsNone, fs)
@@ -237,14 +239,94 @@ func TestRestoreRolesAreLeastPrivilege(t *testing.T) {
 	}
 	restoring := templateJSON(t, filesFromContext(t, map[string]string{"efsRecoveryPointArn": efsRecoveryPoint}))
 	_, start = functionWithHandler(t, restoring, "efs-restore-start")
-	var starts []map[string]interface{}
-	for _, s := range statementsOf(t, restoring, roleOf(start)) {
-		if s["Action"] == "backup:StartRestoreJob" {
-			starts = append(starts, s)
+	this := statementBySid(t, statementsOf(t, restoring, roleOf(start)), "RestoreThisRecoveryPointAppStackFiles")
+	assert.Equal(t, []interface{}{"backup:StartRestoreJob", "backup:DescribeRecoveryPoint", "backup:GetRecoveryPointRestoreMetadata"}, this["Action"])
+	assert.Equal(t, efsRecoveryPoint, this["Resource"])
+}
+
+func TestACopyFromAnotherFileSystemIsWiredInTheTemplate(t *testing.T) {
+	// GIVEN a file system restoring a recovery point, which may turn out, at
+	// deploy, to be of another file system (a copy in a DR vault)
+	stack := filesFromContext(t, map[string]string{"efsRecoveryPointArn": efsRecoveryPoint})
+	tmpl := templateJSON(t, stack)
+	fsID := resourceIDOf(t, tmpl, "AWS::EFS::FileSystem")
+	_, cr := onlyResource(t, tmpl, restorable.EFSRestoreResourceType)
+	p := props(cr)
+	// THEN the restore names the transfer subnet, security group and role
+	assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{fsID, "Arn"}}, p["FileSystemArn"])
+	assert.Regexp(t, `^VpcPrivateSubnet1Subnet`, p["TransferSubnetId"].(map[string]interface{})["Ref"])
+	assert.Contains(t, fmtJSON(p["TransferSubnetArn"]), `:subnet/",{"Ref":"VpcPrivateSubnet1Subnet`)
+	sgID := p["TransferSecurityGroupId"].(map[string]interface{})["Fn::GetAtt"].([]interface{})[0].(string)
+	assert.Contains(t, fmtJSON(p["TransferSecurityGroupArn"]), `:security-group/",{"Fn::GetAtt":["`+sgID+`","GroupId"]}`)
+	// AND the transfer security group reaches itself (the temporary mount
+	// target) and the file system's mount targets, on NFS only
+	_, sg := resourceByID(t, tmpl, sgID)
+	assert.NotContains(t, props(sg), "SecurityGroupEgress")
+	var rules []string
+	for _, typ := range []string{"AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"} {
+		_, rs := resourcesOfType(t, tmpl, typ)
+		for _, r := range rs {
+			if j := fmtJSON(props(r)); strings.Contains(j, sgID) {
+				assert.Equal(t, float64(2049), props(r)["FromPort"], j)
+				assert.Equal(t, float64(2049), props(r)["ToPort"], j)
+				rules = append(rules, typ)
+			}
 		}
 	}
-	require.Len(t, starts, 1)
-	assert.Equal(t, efsRecoveryPoint, starts[0]["Resource"])
+	assert.ElementsMatch(t, []string{"AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::EC2::SecurityGroupEgress"}, rules,
+		"in from itself, out to itself, and the file system's group: in from it, and its out to the file system's group")
+	// AND only DataSync, for this account, can assume the transfer role,
+	// which may write into this file system as root, over a mount target
+	roleID := p["TransferRoleArn"].(map[string]interface{})["Fn::GetAtt"].([]interface{})[0].(string)
+	_, role := resourceByID(t, tmpl, roleID)
+	assert.Contains(t, fmtJSON(props(role)["AssumeRolePolicyDocument"]), `"Condition":{"StringEquals":{"aws:SourceAccount":"123456789012"}},"Effect":"Allow","Principal":{"Service":"datasync.amazonaws.com"}`)
+	write := statementBySid(t, statementsOf(t, tmpl, roleID), "WriteAsRoot")
+	assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{fsID, "Arn"}}, write["Resource"])
+	assert.Contains(t, fmtJSON(write["Condition"]), `"elasticfilesystem:AccessedViaMountTarget":"true"`)
+	// AND the orchestrator may delete only file systems tagged with a restore
+	// request, and never this one
+	_, start := functionWithHandler(t, tmpl, "efs-restore-start")
+	orch := statementsOf(t, tmpl, roleOf(start))
+	manage := statementBySid(t, orch, "ManageTemporaryFileSystemsAppStackFiles")
+	assert.Equal(t, map[string]interface{}{"StringLike": map[string]interface{}{"aws:ResourceTag/restorable:restore-request": "*"}}, manage["Condition"])
+	never := statementBySid(t, orch, "NeverThisFileSystemAppStackFiles")
+	assert.Equal(t, "Deny", never["Effect"])
+	assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{fsID, "Arn"}}, never["Resource"])
+	assert.Subset(t, never["Action"], []interface{}{"elasticfilesystem:DeleteFileSystem", "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:TagResource"})
+	pass := statementBySid(t, orch, "PassTransferRoleAppStackFiles")
+	assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{roleID, "Arn"}}, pass["Resource"])
+	// AND AWS Backup may create the temporary file system, never delete one
+	create := statementBySid(t, statementsOf(t, tmpl, restoreRolePolicyRole(t, tmpl)), "RestoreIntoATemporaryFileSystem")
+	assert.NotContains(t, fmtJSON(create["Action"]), "Delete")
+	assert.Contains(t, fmtJSON(create["Action"]), "elasticfilesystem:CreateFilesystem")
+	assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), "CloudFormation Validate"))
+}
+
+// restoreRolePolicyRole is the logical ID of the role AWS Backup restores with.
+func restoreRolePolicyRole(t *testing.T, tmpl map[string]interface{}) string {
+	t.Helper()
+	ids, _ := resourcesOfType(t, tmpl, "AWS::IAM::Role")
+	for _, id := range ids {
+		if strings.HasPrefix(id, "FilesRestoreRestoreRole") {
+			return id
+		}
+	}
+	t.Fatal("no restore role")
+	return ""
+}
+
+// restoreRolePolicyID is the logical ID of the policy of the role AWS Backup
+// restores with.
+func restoreRolePolicyID(t *testing.T, tmpl map[string]interface{}) string {
+	t.Helper()
+	ids, policies := resourcesOfType(t, tmpl, "AWS::IAM::Policy")
+	for i, p := range policies {
+		if strings.Contains(fmtJSON(props(p)["Roles"]), "RestoreRestoreRole") {
+			return ids[i]
+		}
+	}
+	t.Fatal("no policy for the restore role")
+	return ""
 }
 
 // orchestratorPolicyID is the logical ID of the EFS restore orchestrator's

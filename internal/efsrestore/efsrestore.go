@@ -3,14 +3,22 @@
 // the Custom::RestorableEfsRestore resource (CDK provider framework):
 //
 //   - onEvent asks the mover whether the recovery point was already restored
-//     (then it does nothing), lets it record the file system root, and starts an
-//     AWS Backup restore job into the file system, with the CloudFormation
-//     request ID as idempotency token, so a retried event never starts a second
-//     job;
-//   - isComplete polls the job; when it has COMPLETED it has the mover put the
-//     restored files back at their paths (resuming across calls), and when it
-//     ended FAILED or ABORTED it fails the deploy with AWS Backup's message and
-//     moves nothing;
+//     (then it does nothing), lets it record the file system root, finds the
+//     recovery point's vault and source file system, and starts an AWS Backup
+//     restore job, with the CloudFormation request ID as idempotency token, so
+//     a retried event never starts a second job;
+//   - a recovery point of this file system is restored into it; AWS Backup
+//     writes it to a new aws-backup-restore_<time> directory off the root;
+//   - a recovery point of another file system (a copy in another region's
+//     vault, or a backup of a replaced file system) cannot be restored into
+//     this one: AWS Backup restores a whole EFS recovery point only into its
+//     source file system or a new one. It is restored into a new, temporary file
+//     system, which AWS DataSync copies into this one (copy.go), and which is
+//     deleted afterwards;
+//   - isComplete polls; when the restore directory is in place it has the mover
+//     put the restored files back at their paths (resuming across calls), and
+//     when a job ended FAILED or ABORTED it fails the deploy with AWS Backup's
+//     message and moves nothing;
 //   - a Delete, including a rollback, never touches data.
 package efsrestore
 
@@ -42,11 +50,22 @@ const (
 	PropPerformanceMode  = "PerformanceMode"
 	PropRestoreRoleArn   = "RestoreRoleArn"
 	PropMoverFunction    = "MoverFunction"
+	// The file system's ARN, and what a copy from another file system uses:
+	// the subnet and security group of the temporary mount target and of
+	// DataSync's network interfaces, and the role DataSync writes with.
+	PropFileSystemArn            = "FileSystemArn"
+	PropTransferSubnetID         = "TransferSubnetId"
+	PropTransferSubnetArn        = "TransferSubnetArn"
+	PropTransferSecurityGroupID  = "TransferSecurityGroupId"
+	PropTransferSecurityGroupArn = "TransferSecurityGroupArn"
+	PropTransferRoleArn          = "TransferRoleArn"
 )
 
 // Props are the restore's properties as CloudFormation passes them.
 type Props struct {
 	Resource, RecoveryPointArn, FileSystemID, Encrypted, KmsKeyID, PerformanceMode, RestoreRoleArn, MoverFunction string
+	FileSystemArn                                                                                                 string
+	TransferSubnetID, TransferSubnetArn, TransferSecurityGroupID, TransferSecurityGroupArn, TransferRoleArn       string
 }
 
 // ParseProps reads and checks the properties of an event.
@@ -55,9 +74,13 @@ func ParseProps(raw map[string]interface{}) (Props, error) {
 	p := Props{
 		Resource: s(PropResource), RecoveryPointArn: s(PropRecoveryPointArn), FileSystemID: s(PropFileSystemID),
 		Encrypted: s(PropEncrypted), KmsKeyID: s(PropKmsKeyID), PerformanceMode: s(PropPerformanceMode),
-		RestoreRoleArn: s(PropRestoreRoleArn), MoverFunction: s(PropMoverFunction),
+		RestoreRoleArn: s(PropRestoreRoleArn), MoverFunction: s(PropMoverFunction), FileSystemArn: s(PropFileSystemArn),
+		TransferSubnetID: s(PropTransferSubnetID), TransferSubnetArn: s(PropTransferSubnetArn),
+		TransferSecurityGroupID: s(PropTransferSecurityGroupID), TransferSecurityGroupArn: s(PropTransferSecurityGroupArn),
+		TransferRoleArn: s(PropTransferRoleArn),
 	}
-	for name, v := range map[string]string{PropRecoveryPointArn: p.RecoveryPointArn, PropFileSystemID: p.FileSystemID, PropRestoreRoleArn: p.RestoreRoleArn, PropMoverFunction: p.MoverFunction} {
+	for name, v := range map[string]string{PropRecoveryPointArn: p.RecoveryPointArn, PropFileSystemID: p.FileSystemID, PropRestoreRoleArn: p.RestoreRoleArn,
+		PropMoverFunction: p.MoverFunction, PropFileSystemArn: p.FileSystemArn} {
 		if v == "" {
 			return Props{}, fmt.Errorf("efsrestore: property %s is missing", name)
 		}
@@ -96,6 +119,9 @@ type CompleteResponse struct {
 type Backup interface {
 	StartRestoreJob(ctx context.Context, in *backup.StartRestoreJobInput, opts ...func(*backup.Options)) (*backup.StartRestoreJobOutput, error)
 	DescribeRestoreJob(ctx context.Context, in *backup.DescribeRestoreJobInput, opts ...func(*backup.Options)) (*backup.DescribeRestoreJobOutput, error)
+	ListBackupVaults(ctx context.Context, in *backup.ListBackupVaultsInput, opts ...func(*backup.Options)) (*backup.ListBackupVaultsOutput, error)
+	DescribeRecoveryPoint(ctx context.Context, in *backup.DescribeRecoveryPointInput, opts ...func(*backup.Options)) (*backup.DescribeRecoveryPointOutput, error)
+	GetRecoveryPointRestoreMetadata(ctx context.Context, in *backup.GetRecoveryPointRestoreMetadataInput, opts ...func(*backup.Options)) (*backup.GetRecoveryPointRestoreMetadataOutput, error)
 }
 
 // Invoker is the part of the Lambda client that calls the mover.
@@ -110,7 +136,10 @@ type Logger func(format string, args ...interface{})
 type Handler struct {
 	Backup Backup
 	Lambda Invoker
-	Log    Logger
+	// EFS and DataSync copy a recovery point of another file system (copy.go).
+	EFS      FileSystems
+	DataSync Transfers
+	Log      Logger
 }
 
 // Data keys of the responses.
@@ -120,6 +149,19 @@ const (
 	DataMoved         = "Moved"
 	DataSetAside      = "SetAside"
 	DataPreRestoreDir = "PreRestoreDir"
+	// DataMode is ModeInPlace or ModeCopy.
+	DataMode = "Mode"
+	// DataTemporaryFileSystem is the file system a copy was restored into.
+	DataTemporaryFileSystem = "TemporaryFileSystemId"
+)
+
+// How a recovery point is restored.
+const (
+	// ModeInPlace: a recovery point of this file system, restored into it.
+	ModeInPlace = "in-place"
+	// ModeCopy: a recovery point of another file system, restored into a
+	// temporary file system and copied into this one with DataSync.
+	ModeCopy = "copy"
 )
 
 // PhysicalID names a restore by its recovery point: another recovery point is a
@@ -155,15 +197,35 @@ func (h Handler) OnEvent(ctx context.Context, e Event) (Response, error) {
 		h.Log("%s: %s was already restored at %s (request %s); no new restore job", p.Resource, p.RecoveryPointArn, prep.Marker.RestoredAt, prep.Marker.RequestID)
 		return Response{PhysicalResourceID: id, Data: map[string]interface{}{DataStatus: "already-restored"}}, nil
 	}
+	point, err := h.locate(ctx, p.RecoveryPointArn)
+	if err != nil {
+		return Response{}, fmt.Errorf("restorable: %s: %w", p.Resource, err)
+	}
+	mode, target := ModeInPlace, p.FileSystemID
 	metadata := map[string]string{
 		"file-system-id":  p.FileSystemID,
 		"newFileSystem":   "false",
 		"CreationToken":   e.RequestID,
 		"Encrypted":       p.Encrypted,
 		"PerformanceMode": p.PerformanceMode,
+		"KmsKeyId":        p.KmsKeyID,
 	}
-	if p.KmsKeyID != "" {
-		metadata["KmsKeyId"] = p.KmsKeyID
+	if point.sourceArn != p.FileSystemArn {
+		if err := p.checkTransfer(); err != nil {
+			return Response{}, err
+		}
+		// AWS Backup restores a whole EFS recovery point into its source file
+		// system or a new one ("file-system-id: the ID of the Amazon EFS file
+		// system that is backed up", StartRestoreJob), so a recovery point of
+		// another file system goes to a new one, encrypted with this file
+		// system's key, and is copied from there.
+		mode, target = ModeCopy, "a new, temporary file system"
+		metadata["file-system-id"] = point.metadata["file-system-id"]
+		metadata["newFileSystem"] = "true"
+		metadata["CreationToken"] = CreationToken(e.RequestID)
+		metadata["Encrypted"] = "true"
+		h.Log("%s: %s is a recovery point of %s (vault %s), not of %s: restoring it into a temporary file system and copying it here with DataSync",
+			p.Resource, p.RecoveryPointArn, point.sourceArn, point.vault, p.FileSystemArn)
 	}
 	for k, v := range metadata {
 		if v == "" {
@@ -178,11 +240,62 @@ func (h Handler) OnEvent(ctx context.Context, e Event) (Response, error) {
 		IdempotencyToken: aws.String(e.RequestID),
 	})
 	if err != nil {
-		return Response{}, fmt.Errorf("restorable: %s: AWS Backup did not start restoring %s into %s: %w", p.Resource, p.RecoveryPointArn, p.FileSystemID, err)
+		return Response{}, fmt.Errorf("restorable: %s: AWS Backup did not start restoring %s into %s: %w", p.Resource, p.RecoveryPointArn, target, err)
 	}
 	job := aws.ToString(out.RestoreJobId)
-	h.Log("%s: restore job %s started: %s into %s", p.Resource, job, p.RecoveryPointArn, p.FileSystemID)
-	return Response{PhysicalResourceID: id, Data: map[string]interface{}{DataRestoreJobID: job, DataStatus: "started"}}, nil
+	h.Log("%s: restore job %s started: %s into %s", p.Resource, job, p.RecoveryPointArn, target)
+	return Response{PhysicalResourceID: id, Data: map[string]interface{}{DataRestoreJobID: job, DataStatus: "started", DataMode: mode}}, nil
+}
+
+// recoveryPoint is where a recovery point is and what it backs up.
+type recoveryPoint struct {
+	vault     string
+	sourceArn string
+	metadata  map[string]string
+}
+
+// locate finds the vault that holds a recovery point in this account and
+// region, the file system it is a backup of, and its restore metadata.
+// DescribeRecoveryPoint needs the vault's name, which the ARN does not carry.
+func (h Handler) locate(ctx context.Context, recoveryPointArn string) (recoveryPoint, error) {
+	var vaults []string
+	for token := (*string)(nil); ; {
+		out, err := h.Backup.ListBackupVaults(ctx, &backup.ListBackupVaultsInput{NextToken: token})
+		if err != nil {
+			return recoveryPoint{}, fmt.Errorf("could not list the backup vaults to find %s: %w", recoveryPointArn, err)
+		}
+		for _, v := range out.BackupVaultList {
+			vaults = append(vaults, aws.ToString(v.BackupVaultName))
+		}
+		if token = out.NextToken; token == nil {
+			break
+		}
+	}
+	for _, vault := range vaults {
+		rp, err := h.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String(vault), RecoveryPointArn: aws.String(recoveryPointArn)})
+		if err != nil {
+			var nf *types.ResourceNotFoundException
+			if errors.As(err, &nf) {
+				continue
+			}
+			return recoveryPoint{}, fmt.Errorf("could not read recovery point %s in vault %s: %w", recoveryPointArn, vault, err)
+		}
+		if t := aws.ToString(rp.ResourceType); t != "EFS" {
+			return recoveryPoint{}, fmt.Errorf("recovery point %s (vault %s) is a backup of a %s resource, %s, not of an EFS file system. Fix: give a recovery point of an EFS file system; aws backup list-recovery-points-by-resource lists them",
+				recoveryPointArn, vault, t, aws.ToString(rp.ResourceArn))
+		}
+		if rp.Status != types.RecoveryPointStatusCompleted {
+			return recoveryPoint{}, fmt.Errorf("recovery point %s (vault %s) is %s, and only a COMPLETED recovery point can be restored. Fix: wait for it, or pick another one",
+				recoveryPointArn, vault, rp.Status)
+		}
+		meta, err := h.Backup.GetRecoveryPointRestoreMetadata(ctx, &backup.GetRecoveryPointRestoreMetadataInput{BackupVaultName: aws.String(vault), RecoveryPointArn: aws.String(recoveryPointArn)})
+		if err != nil {
+			return recoveryPoint{}, fmt.Errorf("could not read the restore metadata of %s in vault %s: %w", recoveryPointArn, vault, err)
+		}
+		return recoveryPoint{vault: vault, sourceArn: aws.ToString(rp.ResourceArn), metadata: meta.RestoreMetadata}, nil
+	}
+	return recoveryPoint{}, fmt.Errorf("recovery point %s is in none of the %d backup vaults of this account and region (%s). Fix: check the ARN; a copy in another account must first be copied into a vault of this one",
+		recoveryPointArn, len(vaults), strings.Join(vaults, ", "))
 }
 
 // IsComplete reports whether the restore is done, moving the files back once
@@ -195,6 +308,9 @@ func (h Handler) IsComplete(ctx context.Context, e Event) (CompleteResponse, err
 	p, err := ParseProps(e.ResourceProperties)
 	if err != nil {
 		return CompleteResponse{}, err
+	}
+	if mode, _ := e.Data[DataMode].(string); mode == ModeCopy {
+		return h.completeCopy(ctx, e, p, job)
 	}
 	out, err := h.Backup.DescribeRestoreJob(ctx, &backup.DescribeRestoreJobInput{RestoreJobId: aws.String(job)})
 	if err != nil {
@@ -213,26 +329,37 @@ func (h Handler) IsComplete(ctx context.Context, e Event) (CompleteResponse, err
 		h.Log("%s: restore job %s is %s (%s done)", p.Resource, job, out.Status, aws.ToString(out.PercentDone))
 		return CompleteResponse{IsComplete: false}, nil
 	}
+	moved, done, err := h.moveBack(ctx, e, p)
+	if err != nil || !done {
+		return CompleteResponse{}, err
+	}
+	return CompleteResponse{IsComplete: true, Data: map[string]interface{}{
+		DataRestoreJobID: job, DataStatus: "restored", DataMode: ModeInPlace, DataMoved: moved.Moved, DataSetAside: moved.SetAside, DataPreRestoreDir: moved.PreRestoreDir,
+	}}, nil
+}
+
+// moveBack has the mover merge the restore directory into the root. It reports
+// done once every entry is back; a mover call that ran out of time or was
+// throttled is resumed at the next poll.
+func (h Handler) moveBack(ctx context.Context, e Event, p Props) (mover.MoveResult, bool, error) {
 	var moved mover.MoveResult
 	if err := h.callMover(ctx, p.MoverFunction, mover.Request{Action: mover.ActionMove, RequestID: e.RequestID, RecoveryPoint: p.RecoveryPointArn}, &moved); err != nil {
 		if isTransient(err) {
 			// The mover keeps its progress on the file system, so the next
 			// poll resumes where this call stopped.
 			h.Log("%s: the mover did not finish this call, resuming at the next poll: %v", p.Resource, err)
-			return CompleteResponse{IsComplete: false}, nil
+			return moved, false, nil
 		}
-		return CompleteResponse{}, fmt.Errorf("restorable: %s: AWS Backup restored %s into %s, but moving the files back to their paths failed (the restored files are in the aws-backup-restore_ directory at the file system root; see the README): %w",
+		return moved, false, fmt.Errorf("restorable: %s: AWS Backup restored %s into %s, but moving the files back to their paths failed (the restored files are in the aws-backup-restore_ directory at the file system root; see the README): %w",
 			p.Resource, p.RecoveryPointArn, p.FileSystemID, err)
 	}
 	if !moved.Done {
 		h.Log("%s: moved %d entries so far, %d set aside; continuing", p.Resource, moved.Moved, moved.SetAside)
-		return CompleteResponse{IsComplete: false}, nil
+		return moved, false, nil
 	}
 	h.Log("%s: restore of %s done: %d entries moved back, %d set aside in %s, left in %s: %v",
 		p.Resource, p.RecoveryPointArn, moved.Moved, moved.SetAside, moved.PreRestoreDir, moved.RestoreDir, moved.Left)
-	return CompleteResponse{IsComplete: true, Data: map[string]interface{}{
-		DataRestoreJobID: job, DataStatus: "restored", DataMoved: moved.Moved, DataSetAside: moved.SetAside, DataPreRestoreDir: moved.PreRestoreDir,
-	}}, nil
+	return moved, true, nil
 }
 
 // callMover invokes the mover Lambda synchronously and decodes its answer.

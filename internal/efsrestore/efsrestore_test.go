@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,18 +31,75 @@ const (
 	moverFn   = "arn:aws:lambda:ap-northeast-1:123456789012:function:AppStack-FilesMover"
 )
 
-// fakeBackup records the calls and answers DescribeRestoreJob from a script.
+const (
+	fsArn       = "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/fs-0123456789abcdef0"
+	otherFSArn  = "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/fs-0fedcba9876543210"
+	tempFSID    = "fs-0aaaabbbbccccdddd"
+	tempFSArn   = "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/" + tempFSID
+	backupVault = "restorable-vault"
+)
+
+// storedPoint is a recovery point in a fake vault.
+type storedPoint struct {
+	resourceArn, resourceType string
+	status                    types.RecoveryPointStatus
+}
+
+// fakeBackup records the calls, answers DescribeRestoreJob from a script, and
+// keeps recovery points in vaults.
 type fakeBackup struct {
 	started  []*backup.StartRestoreJobInput
 	statuses []types.RestoreJobStatus
 	message  string
 	errs     []error
 	polls    int
+	// vaults maps a vault name to its recovery points by ARN.
+	vaults map[string]map[string]storedPoint
+	// onCompleted runs when a job is first reported COMPLETED.
+	onCompleted func(in *backup.StartRestoreJobInput)
+	completed   bool
 }
 
 func (f *fakeBackup) StartRestoreJob(_ context.Context, in *backup.StartRestoreJobInput, _ ...func(*backup.Options)) (*backup.StartRestoreJobOutput, error) {
 	f.started = append(f.started, in)
 	return &backup.StartRestoreJobOutput{RestoreJobId: aws.String("job-1")}, nil
+}
+
+func (f *fakeBackup) ListBackupVaults(_ context.Context, in *backup.ListBackupVaultsInput, _ ...func(*backup.Options)) (*backup.ListBackupVaultsOutput, error) {
+	var names []string
+	for name := range f.vaults {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	// One vault per page, to exercise the paging.
+	i := 0
+	if in.NextToken != nil {
+		i, _ = strconv.Atoi(*in.NextToken)
+	}
+	out := &backup.ListBackupVaultsOutput{}
+	if i < len(names) {
+		out.BackupVaultList = []types.BackupVaultListMember{{BackupVaultName: aws.String(names[i])}}
+	}
+	if i+1 < len(names) {
+		out.NextToken = aws.String(strconv.Itoa(i + 1))
+	}
+	return out, nil
+}
+
+func (f *fakeBackup) DescribeRecoveryPoint(_ context.Context, in *backup.DescribeRecoveryPointInput, _ ...func(*backup.Options)) (*backup.DescribeRecoveryPointOutput, error) {
+	rp, ok := f.vaults[aws.ToString(in.BackupVaultName)][aws.ToString(in.RecoveryPointArn)]
+	if !ok {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("no such recovery point")}
+	}
+	return &backup.DescribeRecoveryPointOutput{BackupVaultName: in.BackupVaultName, RecoveryPointArn: in.RecoveryPointArn,
+		ResourceArn: aws.String(rp.resourceArn), ResourceType: aws.String(rp.resourceType), Status: rp.status}, nil
+}
+
+func (f *fakeBackup) GetRecoveryPointRestoreMetadata(_ context.Context, in *backup.GetRecoveryPointRestoreMetadataInput, _ ...func(*backup.Options)) (*backup.GetRecoveryPointRestoreMetadataOutput, error) {
+	rp := f.vaults[aws.ToString(in.BackupVaultName)][aws.ToString(in.RecoveryPointArn)]
+	return &backup.GetRecoveryPointRestoreMetadataOutput{RecoveryPointArn: in.RecoveryPointArn, RestoreMetadata: map[string]string{
+		"file-system-id": rp.resourceArn[strings.LastIndex(rp.resourceArn, "/")+1:], "Encrypted": "true", "PerformanceMode": "generalPurpose",
+	}}, nil
 }
 
 func (f *fakeBackup) DescribeRestoreJob(_ context.Context, in *backup.DescribeRestoreJobInput, _ ...func(*backup.Options)) (*backup.DescribeRestoreJobOutput, error) {
@@ -52,7 +112,18 @@ func (f *fakeBackup) DescribeRestoreJob(_ context.Context, in *backup.DescribeRe
 	if i < len(f.statuses) {
 		status = f.statuses[i]
 	}
-	return &backup.DescribeRestoreJobOutput{RestoreJobId: in.RestoreJobId, Status: status, StatusMessage: aws.String(f.message), PercentDone: aws.String("50%")}, nil
+	out := &backup.DescribeRestoreJobOutput{RestoreJobId: in.RestoreJobId, Status: status, StatusMessage: aws.String(f.message), PercentDone: aws.String("50%")}
+	if status == types.RestoreJobStatusCompleted && len(f.started) > 0 {
+		last := f.started[len(f.started)-1]
+		if last.Metadata["newFileSystem"] == "true" {
+			out.CreatedResourceArn = aws.String(tempFSArn)
+		}
+		if !f.completed && f.onCompleted != nil {
+			f.onCompleted(last)
+		}
+		f.completed = true
+	}
+	return out, nil
 }
 
 // localMover is a fake Lambda client that runs the real mover on a directory,
@@ -98,7 +169,10 @@ func props(recoveryPoint string) map[string]interface{} {
 	return map[string]interface{}{
 		PropResource: "AppStack/Files", PropRecoveryPointArn: recoveryPoint, PropFileSystemID: "fs-0123456789abcdef0",
 		PropEncrypted: "true", PropKmsKeyID: "arn:aws:kms:ap-northeast-1:123456789012:key/1", PropPerformanceMode: "generalPurpose",
-		PropRestoreRoleArn: "arn:aws:iam::123456789012:role/restore", PropMoverFunction: moverFn,
+		PropRestoreRoleArn: "arn:aws:iam::123456789012:role/restore", PropMoverFunction: moverFn, PropFileSystemArn: fsArn,
+		PropTransferSubnetID: "subnet-0a1", PropTransferSubnetArn: "arn:aws:ec2:ap-northeast-1:123456789012:subnet/subnet-0a1",
+		PropTransferSecurityGroupID: "sg-0t1", PropTransferSecurityGroupArn: "arn:aws:ec2:ap-northeast-1:123456789012:security-group/sg-0t1",
+		PropTransferRoleArn: "arn:aws:iam::123456789012:role/transfer",
 	}
 }
 
@@ -111,7 +185,10 @@ func setup(t *testing.T, statuses ...types.RestoreJobStatus) (Handler, *fakeBack
 		require.NoError(t, os.MkdirAll(filepath.Join(dir, "uploads"), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "uploads", "deleted.png"), []byte("restored"), 0o644))
 	}
-	fb := &fakeBackup{statuses: statuses}
+	fb := &fakeBackup{statuses: statuses, vaults: map[string]map[string]storedPoint{
+		"Default":   {},
+		backupVault: {rp: {fsArn, "EFS", types.RecoveryPointStatusCompleted}, otherRP: {fsArn, "EFS", types.RecoveryPointStatusCompleted}},
+	}}
 	return Handler{Backup: fb, Lambda: lm, Log: func(string, ...interface{}) {}}, fb, lm
 }
 
@@ -128,7 +205,7 @@ func run(t *testing.T, h Handler, e Event) (Response, CompleteResponse, error) {
 		return resp, CompleteResponse{}, err
 	}
 	e.PhysicalResourceID, e.Data = resp.PhysicalResourceID, resp.Data
-	for i := 0; i < 20; i++ {
+	for i := 0; i < 50; i++ {
 		done, err := h.IsComplete(context.Background(), e)
 		if err != nil || done.IsComplete {
 			return resp, done, err

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/datasync"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/restorable-cdk/restorable/internal/efsrestore"
@@ -48,7 +50,8 @@ func main() {
 		if err != nil {
 			log.Fatalf("load AWS config: %v", err)
 		}
-		h := efsrestore.Handler{Backup: backup.NewFromConfig(cfg), Lambda: awslambda.NewFromConfig(cfg), Log: log.Printf}
+		h := efsrestore.Handler{Backup: backup.NewFromConfig(cfg), Lambda: awslambda.NewFromConfig(cfg),
+			EFS: efs.NewFromConfig(cfg), DataSync: datasync.NewFromConfig(cfg), Log: log.Printf}
 		if role == "efs-restore-start" {
 			lambda.Start(h.OnEvent)
 		} else {

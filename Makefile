@@ -24,6 +24,10 @@ tools: $(NODE_TOOLS) ## install the pinned Node.js and CDK CLI, and download the
 synth: tools ## synthesize the example app into cdk.out (no AWS account needed) and print what each restorable resource would do
 	cdk synth --quiet
 
+.PHONY: synth-dr
+synth-dr: tools ## synthesize the DR example (examples/dr: three stacks, two regions) into cdk.out.dr
+	cdk synth --quiet --app 'go run ./examples/dr/cmd/dr' --output cdk.out.dr
+
 .PHONY: test
 test: tools ## go vet, then every test (unit, template assertions, CDK CLI integration)
 	go vet ./...
@@ -39,7 +43,7 @@ fmt: ## gofmt every Go file
 
 .PHONY: clean
 clean: ## remove synth output and installed Node tools
-	rm -rf cdk.out node_modules
+	rm -rf cdk.out cdk.out.dr node_modules
 
 .PHONY: help
 help:

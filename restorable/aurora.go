@@ -3,6 +3,7 @@ package restorable
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -46,6 +48,26 @@ type AuroraClusterProps struct {
 	// Backup agree on it.
 	// Default: no AWS Backup; Aurora's automated backups only.
 	Protection *Protection
+	// StableEndpoint publishes the cluster's endpoints under fixed names in a
+	// Route 53 hosted zone, usually a private one, so that consumers outside
+	// the stack keep one host name across restores (StableHostname).
+	// Default: none; consumers use ClusterEndpoint(), whose host name changes
+	// with every restore.
+	StableEndpoint *StableEndpointProps
+}
+
+// StableEndpointProps names the cluster's endpoints in a hosted zone.
+type StableEndpointProps struct {
+	// Zone holds the records. Required.
+	Zone awsroute53.IHostedZone
+	// RecordName is the writer's name in the zone; the reader's is RecordName
+	// with "-ro" appended.
+	// Default: "database".
+	RecordName string
+	// Ttl is how long resolvers keep the records: after a restore, clients
+	// reach the restored cluster within this time.
+	// Default: 60 seconds.
+	Ttl awscdk.Duration
 }
 
 // AuroraCluster is an Aurora cluster whose data can be restored in place by
@@ -67,6 +89,8 @@ type AuroraCluster struct {
 	// connections is the cluster's security groups with the cluster's port as a
 	// number, not the endpoint's port attribute.
 	connections awsec2.Connections
+	// writerRecord and readerRecord are the stable endpoint's records.
+	writerRecord, readerRecord awsroute53.CnameRecord
 }
 
 // NewAuroraCluster creates a restorable Aurora cluster, a drop-in replacement for
@@ -137,7 +161,10 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.secret = c.masterSecret(creds)
 	c.guard = newReplacementGuard(c, c.cfn, props.AllowReplace, c.guardSource, c.guardCreateOnly)
 	if c.protection = props.Protection; c.protection != nil {
-		c.protection.join(c, awsbackup.BackupResource_FromRdsDatabaseCluster(c.cluster))
+		c.protection.join(c, awsbackup.BackupResource_FromRdsDatabaseCluster(c.cluster), testedAurora, c.cluster.ClusterArn())
+	}
+	if props.StableEndpoint != nil {
+		c.addStableEndpoint(path, *props.StableEndpoint)
 	}
 	c.addOutputs(path)
 	c.annotate(path, p)
@@ -572,6 +599,9 @@ func (c *AuroraCluster) addOutputs(path string) {
 			jsii.String("aws rds describe-db-cluster-snapshots --db-cluster-identifier "), id,
 			jsii.String(" --query 'DBClusterSnapshots[].[SnapshotCreateTime,DBClusterSnapshotArn]' --output text"),
 		}))
+	if c.writerRecord != nil {
+		output("StableHostname", "Host name of the writer of "+path+" that no restore changes", c.StableHostname())
+	}
 }
 
 // outputPrefix is the construct's path inside its stack with everything but
@@ -600,6 +630,62 @@ func keepInstancesPrivate(cluster constructs.IConstruct) {
 			instance.SetPubliclyAccessible(false)
 		}
 	}
+}
+
+// addStableEndpoint creates CNAME records for the writer and reader endpoints.
+// A restore changes only the records' values, which CloudFormation updates in
+// place; their names never change.
+func (c *AuroraCluster) addStableEndpoint(path string, se StableEndpointProps) {
+	if se.Zone == nil {
+		panic(&InputError{Construct: path, Setting: "StableEndpoint.Zone", Problem: "is not set",
+			Fix: "give a hosted zone, for example awsroute53.NewPrivateHostedZone(stack, jsii.String(\"Zone\"), &awsroute53.PrivateHostedZoneProps{ZoneName: jsii.String(\"app.internal\"), Vpc: vpc})"})
+	}
+	name := se.RecordName
+	if name == "" {
+		name = "database"
+	}
+	if !recordLabel.MatchString(name) {
+		panic(&InputError{Construct: path, Setting: "StableEndpoint.RecordName", Value: name,
+			Problem: "is not a DNS name inside the zone (letters, digits and hyphens, in dot-separated labels of 1 to 60 characters)",
+			Fix:     "use a name such as database, or db.orders"})
+	}
+	ttl := se.Ttl
+	if ttl == nil {
+		ttl = awscdk.Duration_Seconds(jsii.Number(60))
+	}
+	c.writerRecord = awsroute53.NewCnameRecord(c, jsii.String("StableEndpoint"), &awsroute53.CnameRecordProps{
+		Zone: se.Zone, RecordName: jsii.String(name), DomainName: c.cluster.ClusterEndpoint().Hostname(), Ttl: ttl,
+		Comment: jsii.String("restorable: the writer of " + path + ", whichever cluster a restore created"),
+	})
+	c.readerRecord = awsroute53.NewCnameRecord(c, jsii.String("StableReaderEndpoint"), &awsroute53.CnameRecordProps{
+		Zone: se.Zone, RecordName: jsii.String(name + "-ro"), DomainName: c.cluster.ClusterReadEndpoint().Hostname(), Ttl: ttl,
+		Comment: jsii.String("restorable: the readers of " + path + ", whichever cluster a restore created"),
+	})
+}
+
+// recordLabel matches a relative DNS name of letters, digits and hyphens.
+var recordLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,58}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,58}[A-Za-z0-9])?)*$`)
+
+// StableHostname is the writer's host name in the stable endpoint's zone, which
+// no restore changes; nil without StableEndpoint. Clients that verify the
+// server certificate's host name (PostgreSQL sslmode=verify-full, MySQL
+// VERIFY_IDENTITY) must connect to ClusterEndpoint() instead: the certificate
+// names the cluster's own endpoints
+// (https://www.postgresql.org/docs/current/libpq-ssl.html).
+func (c *AuroraCluster) StableHostname() *string {
+	if c.writerRecord == nil {
+		return nil
+	}
+	return c.writerRecord.DomainName()
+}
+
+// StableReaderHostname is the readers' host name in the stable endpoint's
+// zone; nil without StableEndpoint.
+func (c *AuroraCluster) StableReaderHostname() *string {
+	if c.readerRecord == nil {
+		return nil
+	}
+	return c.readerRecord.DomainName()
 }
 
 // Cluster returns the underlying awsrds.DatabaseCluster (or

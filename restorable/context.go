@@ -2,6 +2,8 @@ package restorable
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -97,9 +99,28 @@ func AuroraSourceFromContext(scope constructs.Construct, id string) (AuroraSourc
 		names.sourceCluster = clone.setting
 	}
 	if _, err := src.resolve(names, stackRegion(scope)); err != nil {
-		return AuroraSource{}, err
+		return AuroraSource{}, withBareKeyHint(err, values, path)
 	}
 	return src, nil
+}
+
+// withBareKeyHint adds to an error about a value read from a bare key that the
+// bare key applies to whichever restorable cluster reads it, and how to name
+// one: in an app with several stacks (a DR app), a bare key meant for one
+// stack reaches the others too.
+func withBareKeyHint(err error, values map[string]contextValue, path string) error {
+	var bare []string
+	for key, v := range values {
+		if v.setting == key {
+			bare = append(bare, key)
+		}
+	}
+	if len(bare) == 0 {
+		return err
+	}
+	sort.Strings(bare)
+	return fmt.Errorf("%w. (%s came from a bare context key, which applies to the app's only restorable cluster, here %s; to restore one cluster of several, name it: -c <stack>/<construct>.%s=...)",
+		err, strings.Join(bare, ", "), path, bare[0])
 }
 
 // contextValue is one context value and the key it was read from.

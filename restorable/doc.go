@@ -41,6 +41,16 @@
 // cluster a new secret, and everything that references Secret() follows it on
 // the same deploy.
 //
+// # Files, backups and disaster recovery
+//
+// NewFileSystem is a drop-in for awsefs.NewFileSystem that joins the stack's
+// AWS Backup protection (StackProtection, ConfigureStackProtection) and restores
+// a recovery point inside `cdk deploy` (FileSystemRecoveryPointFromContext). A
+// protection can copy every recovery point to a vault in another region
+// (NewRecoveryVault, RecoveryVaultArn) and rehearse restores on a schedule
+// (RestoreTestingProps). AuroraClusterProps.StableEndpoint gives the cluster a
+// host name that no restore changes.
+//
 // # Gotchas
 //
 //   - Keep the restore source in cdk.json for every later deploy, until the next

@@ -120,7 +120,7 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 	if c.protection == nil {
 		c.protection = StackProtection(c)
 	}
-	c.protection.join(c, awsbackup.BackupResource_FromEfsFileSystem(c.fs))
+	c.protection.join(c, awsbackup.BackupResource_FromEfsFileSystem(c.fs), testedEFS, c.fs.FileSystemArn())
 	c.guard = newReplacementGuard(c, c.cfn, props.AllowReplace,
 		func() map[string]interface{} { return map[string]interface{}{} }, c.guardCreateOnly)
 	c.restore = newFileSystemRestore(c, p.Vpc, p.VpcSubnets)

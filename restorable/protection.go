@@ -2,6 +2,7 @@ package restorable
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -37,10 +38,21 @@ type ProtectionProps struct {
 	// which privileged users can remove.
 	// Default: no Vault Lock.
 	VaultLock *awsbackup.LockConfiguration
+	// VaultName names the new vault. A fixed name gives the vault an ARN that
+	// other stacks can compute, as a DR stack's vault that copies go to
+	// (NewRecoveryVault, RecoveryVaultArn).
+	// Default: a name CloudFormation generates.
+	VaultName string
 	// CopyToVaultArn copies every recovery point to this vault, in another
-	// region, for disaster recovery.
+	// region, for disaster recovery (see RecoveryVaultArn).
 	// Default: no copies.
 	CopyToVaultArn string
+	// RestoreTesting rehearses restores on a schedule with an AWS Backup
+	// restore testing plan: AWS Backup restores the latest recovery point of
+	// each protected resource into a new, temporary resource, keeps it for the
+	// validation window, and deletes it.
+	// Default: no restore testing.
+	RestoreTesting *RestoreTestingProps
 	// AllowReplace consents, for one deploy, to replacing the new vault (a new
 	// name or key): the name of the current vault. The old vault and its recovery
 	// points are kept either way.
@@ -62,6 +74,7 @@ type Protection struct {
 	guard      *replacementGuard
 	copyVault  string
 	selections int
+	testing    *restoreTesting
 }
 
 // NewProtection creates AWS Backup protection. Resources join it through their
@@ -93,6 +106,9 @@ func NewProtection(scope constructs.Construct, id *string, props *ProtectionProp
 		}
 		p.plan = p.newPlan(path, rules, pp.VaultLock)
 	}
+	if pp.RestoreTesting != nil {
+		p.testing = newRestoreTesting(p, path, *pp.RestoreTesting)
+	}
 	registryOf(p).add(path, kindBackupVault, p.reportLines)
 	return p
 }
@@ -121,25 +137,40 @@ func DefaultRules() []*awsbackup.BackupPlanRuleProps {
 }
 
 func (p *Protection) newVault(path string, pp ProtectionProps) awsbackup.IBackupVault {
-	p.vaultKey = awskms.NewKey(p, jsii.String("VaultKey"), &awskms.KeyProps{
+	if lock := pp.VaultLock; lock != nil {
+		checkVaultLock(path, lock, pp.Rules)
+	}
+	var vault awsbackup.IBackupVault
+	vault, p.vaultKey, p.guard = newSecureVault(p, path, pp.VaultName, pp.VaultLock, pp.AllowReplace)
+	return vault
+}
+
+// newSecureVault creates a vault, encrypted with its own rotating
+// customer-managed key, whose recovery points nobody can delete early, kept
+// (with the key) when the stack is deleted, and guarded against replacement.
+func newSecureVault(scope constructs.Construct, path, name string, lock *awsbackup.LockConfiguration, allowReplace string) (awsbackup.IBackupVault, awskms.IKey, *replacementGuard) {
+	key := awskms.NewKey(scope, jsii.String("VaultKey"), &awskms.KeyProps{
 		Description:       jsii.String("restorable: encryption of the AWS Backup vault " + path),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
-	if lock := pp.VaultLock; lock != nil {
-		checkVaultLock(path, lock, pp.Rules)
+	var vaultName *string
+	if name != "" {
+		checkVaultName(path, "VaultName", name)
+		vaultName = jsii.String(name)
 	}
-	vault := awsbackup.NewBackupVault(p, jsii.String("Vault"), &awsbackup.BackupVaultProps{
-		EncryptionKey:     p.vaultKey,
+	vault := awsbackup.NewBackupVault(scope, jsii.String("Vault"), &awsbackup.BackupVaultProps{
+		BackupVaultName:   vaultName,
+		EncryptionKey:     key,
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-		LockConfiguration: pp.VaultLock,
+		LockConfiguration: lock,
 	})
 	// Nobody, whatever their IAM permissions, may delete a recovery point or
 	// shorten its retention; AWS Backup still expires recovery points on the
 	// plan's schedule.
 	vault.BlockRecoveryPointDeletion()
 	cfn := vault.Node().DefaultChild().(awsbackup.CfnBackupVault)
-	p.guard = newReplacementGuard(p, cfn, pp.AllowReplace, func() map[string]interface{} { return map[string]interface{}{} },
+	guard := newReplacementGuard(scope, cfn, allowReplace, func() map[string]interface{} { return map[string]interface{}{} },
 		func() map[string]interface{} {
 			// createOnlyProperties of the AWS::Backup::BackupVault schema.
 			m := map[string]interface{}{}
@@ -147,7 +178,19 @@ func (p *Protection) newVault(path string, pp ProtectionProps) awsbackup.IBackup
 			put(m, "EncryptionKeyArn", cfn.EncryptionKeyArn())
 			return m
 		})
-	return vault
+	return vault, key, guard
+}
+
+// vaultNamePattern is what AWS Backup accepts as a vault name
+// (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_CreateBackupVault.html).
+var vaultNamePattern = regexp.MustCompile(`^[a-zA-Z0-9\-_]{2,50}$`)
+
+func checkVaultName(path, setting, name string) {
+	if !isToken(name) && !vaultNamePattern.MatchString(name) {
+		panic(&InputError{Construct: path, Setting: setting, Value: name,
+			Problem: "is not a valid AWS Backup vault name: 2 to 50 letters, digits, hyphens and underscores",
+			Fix:     "use a name such as redmine-dr"})
+	}
 }
 
 // minVaultLockGrace is the shortest grace time of a compliance-mode Vault Lock:
@@ -247,6 +290,19 @@ func (p *Protection) newRole() awsiam.Role {
 			map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}),
 		statement("ResourceTags", []string{"tag:GetResources"}, jsii.Strings("*"), nil),
 	}
+	if p.copyVault != "" {
+		// Copies are made in the destination region: AWS Backup copies an
+		// Aurora snapshot there and has it encrypted with that vault's key.
+		dest := awscdk.Arn_Split(jsii.String(p.copyVault), awscdk.ArnFormat_COLON_RESOURCE_NAME).Region
+		inDest := func(service, resource string) *string {
+			return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Region: dest, Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+		}
+		statements = append(statements,
+			statement("CopyAuroraSnapshots", []string{"rds:CopyDBClusterSnapshot", "rds:AddTagsToResource", "rds:DescribeDBClusterSnapshots"},
+				&[]*string{inDest("rds", "cluster-snapshot:*")}, nil),
+			statement("CopyKeys", []string{"kms:DescribeKey", "kms:CreateGrant"}, &[]*string{inDest("kms", "key/*")},
+				map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}))
+	}
 	for _, s := range statements {
 		role.AddToPrincipalPolicy(s)
 	}
@@ -265,9 +321,13 @@ func (p *Protection) newRole() awsiam.Role {
 	return role
 }
 
-// join selects a resource by ARN in the protection's plan.
-func (p *Protection) join(scope constructs.Construct, resource awsbackup.BackupResource) awsbackup.BackupSelection {
+// join selects a resource by ARN in the protection's plan, and in its restore
+// testing plan if it has one.
+func (p *Protection) join(scope constructs.Construct, resource awsbackup.BackupResource, kind testedType, arn *string) awsbackup.BackupSelection {
 	p.selections++
+	if p.testing != nil {
+		p.testing.add(kind, arn)
+	}
 	return awsbackup.NewBackupSelection(scope, jsii.String("BackupSelection"), &awsbackup.BackupSelectionProps{
 		BackupSelectionName: awscdk.Names_UniqueResourceName(scope, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(50)}),
 		BackupPlan:          p.plan,
@@ -300,6 +360,9 @@ func (p *Protection) reportLines() []string {
 	if p.copyVault != "" {
 		lines = append(lines, "copies:  every recovery point to "+p.copyVault)
 	}
+	if p.testing != nil {
+		lines = append(lines, fmt.Sprintf("drills:  AWS Backup restores the latest recovery point of each resource on schedule, keeps the copy %g hours for checks, then deletes it", p.testing.validation))
+	}
 	if p.guard != nil {
 		lines = append(lines,
 			"guard:   a deploy that would replace the vault fails first (template fingerprint "+p.guard.fingerprint()+")",
@@ -316,9 +379,39 @@ var (
 // StackProtectionID is the construct ID of a stack's shared protection.
 const StackProtectionID = "RestorableProtection"
 
+// ConfigureStackProtection creates the AWS Backup protection that StackProtection
+// returns for scope's stack, with props: call it before creating the stack's
+// restorable resources. A second call, or a call after StackProtection has
+// created the protection, panics.
+func ConfigureStackProtection(scope constructs.Construct, props *ProtectionProps) *Protection {
+	stack := awscdk.Stack_Of(scope)
+	stackProtectionsMu.Lock()
+	defer stackProtectionsMu.Unlock()
+	if _, ok := stackProtections[stack]; ok {
+		panic(&InputError{Construct: *stack.Node().Path() + "/" + StackProtectionID, Setting: "ConfigureStackProtection",
+			Problem: "is called after the stack's protection was created (by a restorable resource or an earlier call)",
+			Fix:     "call ConfigureStackProtection once, before creating the stack's restorable resources"})
+	}
+	var pp ProtectionProps
+	if props != nil {
+		pp = *props
+	}
+	if pp.AllowReplace == "" {
+		consent, err := AllowReplaceFromContext(stack, StackProtectionID)
+		if err != nil {
+			panic(err)
+		}
+		pp.AllowReplace = consent
+	}
+	p := NewProtection(stack, jsii.String(StackProtectionID), &pp)
+	stackProtections[stack] = p
+	return p
+}
+
 // StackProtection returns the AWS Backup protection shared by the restorable
 // resources of scope's stack, created on first use as "RestorableProtection" at
-// the stack's root with the default ProtectionProps. Its consent to replace the
+// the stack's root with the default ProtectionProps (or those given to
+// ConfigureStackProtection). Its consent to replace the
 // vault is read from the context key "<stack>/RestorableProtection.allowReplace".
 // A file system joins it unless given another; an Aurora cluster joins it with
 // AuroraClusterProps.Protection.

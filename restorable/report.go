@@ -41,6 +41,9 @@ func (c *AuroraCluster) reportLines() []string {
 	if c.protection != nil {
 		lines = append(lines, "backup:  selected by ARN in "+*c.protection.Node().Path()+"'s plan")
 	}
+	if c.writerRecord != nil {
+		lines = append(lines, "endpoint: consumers use the stable endpoint (stack output "+outputPrefix(c)+"StableHostname), a CNAME that every restore points at the new cluster")
+	}
 	lines = append(lines,
 		"guard:   a deploy that would replace this cluster with an empty one fails first (template fingerprint "+c.guard.fingerprint()+")",
 		"consent: cdk deploy -c '"+key(ContextAllowReplace)+"=<current cluster identifier: stack output "+outputPrefix(c)+"ClusterIdentifier>' (one deploy, this cluster only)")

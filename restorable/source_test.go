@@ -1,6 +1,7 @@
 package restorable
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -168,4 +169,30 @@ func TestEFSRecoveryPointValidation(t *testing.T) {
 			assert.Contains(t, ie.Fix, tt.fix)
 		})
 	}
+}
+
+func TestNamePatterns(t *testing.T) {
+	for _, tt := range []struct {
+		give    string
+		pattern *regexp.Regexp
+		want    bool
+	}{
+		{"ap-northeast-3", regionName, true},
+		{"us-gov-west-1", regionName, true},
+		{"osaka", regionName, false},
+		{"ap-northeast-3a", regionName, false},
+		{"redmine-dr", vaultNamePattern, true},
+		{"redmine_dr_2", vaultNamePattern, true},
+		{"redmine dr", vaultNamePattern, false},
+		{"r", vaultNamePattern, false},
+		{"database", recordLabel, true},
+		{"db.orders", recordLabel, true},
+		{"db_writer", recordLabel, false},
+		{"-db", recordLabel, false},
+		{"db.", recordLabel, false},
+	} {
+		assert.Equal(t, tt.want, tt.pattern.MatchString(tt.give), "%s against %s", tt.give, tt.pattern)
+	}
+	assert.Equal(t, "AppStackFiles", sidSuffix("AppStack/Files"))
+	assert.Equal(t, "DrStackUploadsv2", sidSuffix("Dr-Stack/Uploads.v2"))
 }

@@ -7,8 +7,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -152,4 +156,21 @@ func clusterAndGuardChanges(t *testing.T, tmpl map[string]interface{}, keys ...s
 		}
 	}
 	return out
+}
+
+func TestCloudFormationValidateRunsOnEverySynth(t *testing.T) {
+	// The checks that CloudFormation Validate finds nothing mean something only
+	// if it runs in these synths: a template it rejects shows up in the report.
+	stack := newStack(t, nil)
+	awscdk.NewCfnResource(stack, jsii.String("Broken"), &awscdk.CfnResourceProps{
+		Type:       jsii.String("AWS::EFS::FileSystem"),
+		Properties: &map[string]interface{}{"PerformanceMode": "fastest"},
+	})
+	func() {
+		defer func() { recover() }() // an error-level finding fails the synth
+		templateJSON(t, stack)
+	}()
+	violations := validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), "CloudFormation Validate")
+	require.NotEmpty(t, violations)
+	assert.Contains(t, strings.Join(violations, "\n"), "fastest")
 }

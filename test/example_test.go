@@ -59,8 +59,12 @@ func TestExampleServiceFollowsTheCluster(t *testing.T) {
 				kv := e.(map[string]interface{})
 				env[kv["Name"].(string)] = kv["Value"]
 			}
-			// The host is the cluster's endpoint attribute, so it follows a restore.
-			assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{cluster, "Endpoint.Address"}}, env["REDMINE_DB_POSTGRES"])
+			// The host is the stable endpoint's record, whose value is the
+			// cluster's endpoint attribute, so it follows a restore.
+			recordID := env["REDMINE_DB_POSTGRES"].(map[string]interface{})["Ref"].(string)
+			_, record := resourceByID(t, tmpl, recordID)
+			assert.Equal(t, "AWS::Route53::RecordSet", record["Type"])
+			assert.Equal(t, []interface{}{map[string]interface{}{"Fn::GetAtt": []interface{}{cluster, "Endpoint.Address"}}}, props(record)["ResourceRecords"])
 			assert.Equal(t, "require", env["PGSSLMODE"])
 			// The credentials come from the RDS-managed secret of the current cluster.
 			secretArn := fmtJSON(map[string]interface{}{"Fn::GetAtt": []interface{}{cluster, "MasterUserSecret.SecretArn"}})

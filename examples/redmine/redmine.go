@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -40,12 +41,31 @@ type StackProps struct {
 	// load balancer listens on HTTPS (443) and redirects HTTP to it.
 	// Default: HTTP only, for a first try without a domain.
 	CertificateArn string
+	// Protection configures the stack's AWS Backup protection, for example
+	// copies to a DR region and restore drills (see examples/dr).
+	// Default: restorable's default protection: daily and monthly backups, no
+	// copies, no drills.
+	Protection *restorable.ProtectionProps
+	// CopyBackupsTo copies every recovery point to a recovery vault in another
+	// region (restorable.NewRecoveryVault), for disaster recovery.
+	// Default: no copies.
+	CopyBackupsTo *RecoveryVault
 }
+
+// RecoveryVault names a vault in another region.
+type RecoveryVault struct {
+	Region, Name string
+}
+
+// ZoneName is the private hosted zone in which the database has a host name that
+// no restore changes.
+const ZoneName = "redmine.internal"
 
 // Stack is the example stack and the constructs tests look at.
 type Stack struct {
 	Stack    awscdk.Stack
 	Vpc      awsec2.Vpc
+	Zone     awsroute53.PrivateHostedZone
 	Database *restorable.AuroraCluster
 	Files    *restorable.FileSystem
 	Service  awsecspatterns.ApplicationLoadBalancedFargateService
@@ -86,6 +106,24 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		}), nil),
 	})
 
+	if p.Protection != nil || p.CopyBackupsTo != nil {
+		var pp restorable.ProtectionProps
+		if p.Protection != nil {
+			pp = *p.Protection
+		}
+		if v := p.CopyBackupsTo; v != nil {
+			pp.CopyToVaultArn = restorable.RecoveryVaultArn(stack, v.Region, v.Name)
+		}
+		restorable.ConfigureStackProtection(stack, &pp)
+	}
+	// The database's stable host name lives here, for the service and for
+	// anything else in the VPC.
+	s.Zone = awsroute53.NewPrivateHostedZone(stack, jsii.String("Zone"), &awsroute53.PrivateHostedZoneProps{
+		ZoneName: jsii.String(ZoneName),
+		Vpc:      s.Vpc,
+		Comment:  jsii.String("Redmine: names that restores do not change"),
+	})
+
 	source, err := restorable.AuroraSourceFromContext(stack, "Database")
 	if err != nil {
 		return nil, err
@@ -110,6 +148,8 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		AllowReplace: consent,
 		// Backed up with the files, in one plan and one vault.
 		Protection: restorable.StackProtection(stack),
+		// database.redmine.internal follows every restore.
+		StableEndpoint: &restorable.StableEndpointProps{Zone: s.Zone},
 	})
 
 	filesConsent, err := restorable.AllowReplaceFromContext(stack, "Files")
@@ -180,12 +220,14 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 			Image:         awsecs.ContainerImage_FromRegistry(jsii.String(p.RedmineImage), nil),
 			ContainerPort: jsii.Number(3000),
 			Environment: &map[string]*string{
-				// The host follows the cluster: a restore changes it, and the task
-				// definition is updated on the same deploy.
-				"REDMINE_DB_POSTGRES": s.Database.ClusterEndpoint().Hostname(),
+				// The stable host name: a restore changes where it points, not
+				// the name.
+				"REDMINE_DB_POSTGRES": s.Database.StableHostname(),
 				"REDMINE_DB_PORT":     awscdk.Token_AsString(s.Database.ClusterEndpoint().Port(), nil),
 				"REDMINE_DB_DATABASE": jsii.String(DatabaseName),
 				// The cluster requires TLS (rds.force_ssl); libpq reads this.
+				// require, not verify-full: the server certificate names the
+				// cluster's own endpoint, not the stable host name.
 				"PGSSLMODE": jsii.String("require"),
 			},
 			Secrets: &map[string]awsecs.Secret{
@@ -237,7 +279,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 
 	awscdk.NewCfnOutput(stack, jsii.String("DatabaseEndpoint"), &awscdk.CfnOutputProps{
 		Value:       s.Database.ClusterEndpoint().Hostname(),
-		Description: jsii.String("Writer endpoint of the Redmine database; it changes after a restore"),
+		Description: jsii.String("Writer endpoint of the Redmine database; it changes after a restore (use DatabaseStableHostname)"),
 	})
 	return s, nil
 }

@@ -1,0 +1,107 @@
+// Package dr is the disaster recovery example: the Redmine app of
+// examples/redmine in a primary region, its backups copied to a vault in a
+// recovery region, and the same app, from the same code, ready to be deployed
+// in the recovery region from those copies (backup & restore).
+//
+//	RedmineDrVault   recovery region  the vault that receives the copies (deploy first, keep)
+//	RedminePrimary   primary region   the app; copies every recovery point to RedmineDrVault; monthly restore drills
+//	RedmineRecovery  recovery region  the same app; deployed only when the primary region is lost:
+//
+//	cdk deploy RedmineRecovery \
+//	  -c RedmineRecovery/Database.snapshotArn=<copied snapshot ARN> \
+//	  -c RedmineRecovery/Files.efsRecoveryPointArn=<copied recovery point ARN>
+//
+// The app has two restorable clusters, so restorable refuses the bare keys
+// (-c snapshotArn=...): a restore always names the stack it restores.
+package dr
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/restorable-cdk/restorable/examples/redmine"
+	"github.com/restorable-cdk/restorable/restorable"
+)
+
+// Props configures the example.
+type Props struct {
+	// Account deploys every stack to this account.
+	// Default: the account of the deploying credentials (environment-agnostic
+	// account, fixed regions).
+	Account *string
+	// PrimaryRegion runs the app.
+	// Default: ap-northeast-1 (Tokyo).
+	PrimaryRegion string
+	// RecoveryRegion keeps the copies and takes over when the primary region
+	// is lost.
+	// Default: ap-northeast-3 (Osaka).
+	RecoveryRegion string
+}
+
+// VaultName names the recovery vault, so the primary stack can compute its ARN
+// without a reference across regions.
+const VaultName = "redmine-dr"
+
+// App is the example's stacks.
+type App struct {
+	Vault    awscdk.Stack
+	Primary  *redmine.Stack
+	Recovery *redmine.Stack
+}
+
+// New builds the three stacks in app.
+func New(app awscdk.App, props *Props) (*App, error) {
+	p := Props{PrimaryRegion: "ap-northeast-1", RecoveryRegion: "ap-northeast-3"}
+	if props != nil {
+		if props.Account != nil {
+			p.Account = props.Account
+		}
+		if props.PrimaryRegion != "" {
+			p.PrimaryRegion = props.PrimaryRegion
+		}
+		if props.RecoveryRegion != "" {
+			p.RecoveryRegion = props.RecoveryRegion
+		}
+	}
+	env := func(region string) *awscdk.Environment {
+		return &awscdk.Environment{Account: p.Account, Region: jsii.String(region)}
+	}
+	a := &App{}
+
+	a.Vault = awscdk.NewStack(app, jsii.String("RedmineDrVault"), &awscdk.StackProps{
+		Env:         env(p.RecoveryRegion),
+		Description: jsii.String("Redmine DR: the vault in " + p.RecoveryRegion + " that keeps copies of " + p.PrimaryRegion + "'s backups"),
+	})
+	consent, err := restorable.AllowReplaceFromContext(a.Vault, "RecoveryVault")
+	if err != nil {
+		return nil, err
+	}
+	restorable.NewRecoveryVault(a.Vault, jsii.String("RecoveryVault"), &restorable.RecoveryVaultProps{VaultName: VaultName, AllowReplace: consent})
+
+	// The primary stack copies every recovery point to the vault, whose ARN it
+	// computes from the vault's name and region (no reference across regions);
+	// the dependency deploys the vault first. AWS Backup rehearses a restore of
+	// the database and the files every month.
+	a.Primary, err = redmine.NewStack(app, "RedminePrimary", &redmine.StackProps{
+		StackProps:    awscdk.StackProps{Env: env(p.PrimaryRegion), Description: jsii.String("Redmine in " + p.PrimaryRegion)},
+		Protection:    &restorable.ProtectionProps{RestoreTesting: &restorable.RestoreTestingProps{}},
+		CopyBackupsTo: &redmine.RecoveryVault{Region: p.RecoveryRegion, Name: VaultName},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Primary.Stack.AddDependency(a.Vault, jsii.String("copies go to the recovery vault"))
+
+	a.Recovery, err = redmine.NewStack(app, "RedmineRecovery", &redmine.StackProps{
+		StackProps: awscdk.StackProps{Env: env(p.RecoveryRegion), Description: jsii.String("Redmine in " + p.RecoveryRegion + ", restored from copies when " + p.PrimaryRegion + " is lost")},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.Recovery.Database.Kind() == restorable.KindNew {
+		awscdk.Annotations_Of(a.Recovery.Stack).AddWarningV2(jsii.String("dr:emptyRecovery"), jsii.String(
+			"RedmineRecovery has no restore source: deploying it now creates an EMPTY Redmine in "+p.RecoveryRegion+
+				". In a disaster, deploy it with -c RedmineRecovery/Database.snapshotArn=<copied snapshot> -c RedmineRecovery/Files.efsRecoveryPointArn=<copied recovery point> (README: the primary region is down)."))
+	}
+	return a, nil
+}

@@ -1,0 +1,189 @@
+package restorable
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// RestoreTestingProps configures restore drills: an AWS Backup restore testing
+// plan that restores the protection's resources on a schedule
+// (https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing.html).
+// Every field is optional.
+type RestoreTestingProps struct {
+	// Schedule is when drills start.
+	// Default: monthly, on the 15th at 04:00 UTC (away from the backups at 03:00).
+	Schedule awsevents.Schedule
+	// StartWindow is how long after the scheduled time a drill may start.
+	// Default: 24 hours.
+	StartWindow awscdk.Duration
+	// ValidationWindow is how long the restored copy is kept, for your own
+	// checks, before AWS Backup deletes it (0 to 168 hours).
+	// Default: 24 hours.
+	ValidationWindow awscdk.Duration
+	// SelectionWindow is how recent the tested recovery point must be: the
+	// latest one within this many days.
+	// Default: 7 days.
+	SelectionWindow awscdk.Duration
+}
+
+// testedType is a resource type of a restore testing selection.
+type testedType string
+
+const (
+	testedAurora testedType = "Aurora"
+	testedEFS    testedType = "EFS"
+)
+
+// restoreTesting is a protection's restore testing plan, with one selection per
+// resource type, each naming its resources by ARN.
+type restoreTesting struct {
+	scope      constructs.Construct
+	plan       awsbackup.CfnRestoreTestingPlan
+	role       awsiam.Role
+	validation float64
+	arns       map[testedType][]*string
+}
+
+// maxValidationHours is the longest validation window AWS Backup accepts
+// (RestoreTestingSelection ValidationWindowHours: 0 to 168).
+const maxValidationHours = 168
+
+func newRestoreTesting(p *Protection, path string, props RestoreTestingProps) *restoreTesting {
+	scope := constructs.NewConstruct(p, jsii.String("RestoreTesting"))
+	hours := func(setting string, d awscdk.Duration, def, min, max float64) float64 {
+		if d == nil {
+			return def
+		}
+		if unresolved(d) {
+			panic(&InputError{Construct: path, Setting: "RestoreTesting." + setting, Value: *d.ToString(),
+				Problem: "is a token, and restorable checks it against AWS Backup's limits at synth", Fix: "give a fixed duration"})
+		}
+		h := *d.ToHours(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
+		if h < min || h > max || h != float64(int(h)) {
+			panic(&InputError{Construct: path, Setting: "RestoreTesting." + setting, Value: *d.ToHumanString(),
+				Problem: fmt.Sprintf("is not a whole number of hours from %g to %g, which AWS Backup requires", min, max),
+				Fix:     fmt.Sprintf("use a duration of whole hours, for example awscdk.Duration_Hours(jsii.Number(%g))", def)})
+		}
+		return h
+	}
+	start := hours("StartWindow", props.StartWindow, 24, 1, 168)
+	validation := hours("ValidationWindow", props.ValidationWindow, 24, 0, maxValidationHours)
+	days := 7.0
+	if props.SelectionWindow != nil {
+		days = hours("SelectionWindow", props.SelectionWindow, 7*24, 24, 365*24) / 24
+		if days != float64(int(days)) {
+			panic(&InputError{Construct: path, Setting: "RestoreTesting.SelectionWindow", Value: *props.SelectionWindow.ToHumanString(),
+				Problem: "is not a whole number of days", Fix: "use awscdk.Duration_Days(...)"})
+		}
+	}
+	schedule := props.Schedule
+	if schedule == nil {
+		schedule = awsevents.Schedule_Expression(jsii.String("cron(0 4 15 * ? *)"))
+	}
+	t := &restoreTesting{scope: scope, validation: validation, arns: map[testedType][]*string{}}
+	vaults := []*string{p.vault.BackupVaultArn()}
+	t.plan = awsbackup.NewCfnRestoreTestingPlan(scope, jsii.String("Plan"), &awsbackup.CfnRestoreTestingPlanProps{
+		// Letters, digits and underscores only, unique in the account and region.
+		RestoreTestingPlanName: restoreTestingName(scope),
+		ScheduleExpression:     schedule.ExpressionString(),
+		StartWindowHours:       jsii.Number(start),
+		RecoveryPointSelection: &awsbackup.CfnRestoreTestingPlan_RestoreTestingRecoveryPointSelectionProperty{
+			Algorithm:           jsii.String("LATEST_WITHIN_WINDOW"),
+			IncludeVaults:       &vaults,
+			RecoveryPointTypes:  jsii.Strings("SNAPSHOT"),
+			SelectionWindowDays: jsii.Number(days),
+		},
+	})
+	t.role = t.newRole()
+	return t
+}
+
+var restoreTestingNameChars = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+// restoreTestingName is a unique, stable name from the construct path, in the
+// characters a restore testing plan or selection name allows.
+func restoreTestingName(scope constructs.Construct) *string {
+	name := *awscdk.Names_UniqueResourceName(scope, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(50), Separator: jsii.String("_")})
+	return jsii.String(restoreTestingNameChars.ReplaceAllString(name, "_"))
+}
+
+// add selects a resource for the drills, in its type's selection.
+func (t *restoreTesting) add(kind testedType, arn *string) {
+	if len(t.arns[kind]) == 0 {
+		sel := constructs.NewConstruct(t.scope, jsii.String(string(kind)))
+		awsbackup.NewCfnRestoreTestingSelection(sel, jsii.String("Selection"), &awsbackup.CfnRestoreTestingSelectionProps{
+			RestoreTestingPlanName:      t.plan.RestoreTestingPlanName(),
+			RestoreTestingSelectionName: restoreTestingName(sel),
+			ProtectedResourceType:       jsii.String(string(kind)),
+			ProtectedResourceArns: awscdk.Lazy_List(&lazyList{func() []*string { return t.arns[kind] }}, &awscdk.LazyListValueOptions{
+				OmitEmpty: jsii.Bool(true),
+			}),
+			IamRoleArn:            t.role.RoleArn(),
+			ValidationWindowHours: jsii.Number(t.validation),
+		})
+	}
+	t.arns[kind] = append(t.arns[kind], arn)
+}
+
+// newRole is the role AWS Backup restores the drills' copies with: the create
+// and restore statements of AWSBackupServiceRolePolicyForRestores for EFS and
+// Aurora, without deletes. AWS Backup deletes the copies after the validation
+// window with its own service-linked role, AWSServiceRoleForBackupRestoreTesting
+// (https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing.html).
+func (t *restoreTesting) newRole() awsiam.Role {
+	stack := awscdk.Stack_Of(t.scope)
+	role := awsiam.NewRole(t.scope, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("backup.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()}},
+		}),
+		Description: jsii.String("restorable: AWS Backup restores the drills' copies"),
+	})
+	arn := func(service, resource string) string {
+		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	}
+	for _, st := range []*awsiam.PolicyStatementProps{
+		{Sid: jsii.String("RestoreFileSystems"), Actions: jsii.Strings("elasticfilesystem:CreateFilesystem", "elasticfilesystem:Restore",
+			"elasticfilesystem:DescribeFileSystems", "elasticfilesystem:TagResource"),
+			Resources: jsii.Strings(arn("elasticfilesystem", "file-system/*"))},
+		{Sid: jsii.String("RestoreClusters"), Actions: jsii.Strings("rds:RestoreDBClusterFromSnapshot", "rds:RestoreDBClusterToPointInTime",
+			"rds:CreateDBInstance", "rds:AddTagsToResource"),
+			Resources: jsii.Strings(arn("rds", "cluster:*"), arn("rds", "cluster-snapshot:*"), arn("rds", "db:*"), arn("rds", "subgrp:*"),
+				arn("rds", "cluster-pg:*"), arn("rds", "pg:*"), arn("rds", "og:*"))},
+		{Sid: jsii.String("Describe"), Actions: jsii.Strings("rds:DescribeDBClusters", "rds:DescribeDBClusterSnapshots", "rds:DescribeDBInstances",
+			"rds:DescribeDBSubnetGroups", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ec2:DescribeAvailabilityZones"),
+			Resources: jsii.Strings("*")},
+		{Sid: jsii.String("DescribeKeys"), Actions: jsii.Strings("kms:DescribeKey"), Resources: jsii.Strings(arn("kms", "key/*"))},
+		{Sid: jsii.String("UseKeysThroughServices"), Actions: jsii.Strings("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"),
+			Resources: jsii.Strings(arn("kms", "key/*")),
+			Conditions: &map[string]interface{}{"StringLike": map[string]interface{}{"kms:ViaService": []interface{}{
+				*awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("elasticfilesystem."), stack.Region(), jsii.String(".amazonaws.com")}),
+				*awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("rds."), stack.Region(), jsii.String(".amazonaws.com")}),
+			}}}},
+		{Sid: jsii.String("GrantKeysToAWSServices"), Actions: jsii.Strings("kms:CreateGrant"), Resources: jsii.Strings(arn("kms", "key/*")),
+			Conditions: &map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}},
+	} {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+	}
+	suppressNag(role, true,
+		nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
+			reason: "Read-only describe actions AWS Backup makes to restore a copy; ec2:Describe* and these rds:Describe* calls list resources and support no resource-level restriction to the ones restored."},
+		nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:(elasticfilesystem|rds|kms):.+:(file-system\/\*|cluster:\*|cluster-snapshot:\*|db:\*|subgrp:\*|cluster-pg:\*|pg:\*|og:\*|key\/\*)$/`},
+			reason: "A drill restores into new resources that AWS Backup names during the drill, so their ARNs are not known; the role can create and restore, never delete (AWS Backup's service-linked role deletes the copies), and only AWS Backup, for this account, can assume it."})
+	return role
+}
+
+// lazyList produces a list when the template is synthesized.
+type lazyList struct{ produce func() []*string }
+
+// Produce implements awscdk.IStableListProducer.
+func (l *lazyList) Produce() *[]*string {
+	out := l.produce()
+	return &out
+}

@@ -2,7 +2,6 @@ package restorable
 
 import (
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -31,18 +30,15 @@ type restoreService struct {
 	role     awsiam.Role
 }
 
-var (
-	restoreServicesMu sync.Mutex
-	restoreServices   = map[awscdk.Stack]*restoreService{}
-)
+var restoreServices perStack[*restoreService]
 
+// restoreServiceOf returns the EFS restore orchestrator of scope's stack,
+// creating it (as "RestorableEfsRestore" at the stack's root) on first use.
 func restoreServiceOf(scope constructs.Construct) *restoreService {
-	stack := awscdk.Stack_Of(scope)
-	restoreServicesMu.Lock()
-	defer restoreServicesMu.Unlock()
-	if s, ok := restoreServices[stack]; ok {
-		return s
-	}
+	return restoreServices.of(scope, newRestoreService)
+}
+
+func newRestoreService(stack awscdk.Stack) *restoreService {
 	c := constructs.NewConstruct(stack, jsii.String("RestorableEfsRestore"))
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
@@ -72,17 +68,19 @@ func restoreServiceOf(scope constructs.Construct) *restoreService {
 		// systems can take longer (see the README).
 		TotalTimeout: awscdk.Duration_Hours(jsii.Number(2)),
 	})}
-	restoreServices[stack] = s
 	return s
 }
 
-// newRoleFunction is a handler function with a shared role.
+// newRoleFunction is a Lambda function running the restorable handler binary
+// as handler, in role (which it lets write the function's log group, kept for a
+// year).
 func newRoleFunction(scope constructs.Construct, id, handler, description string, role awsiam.Role, timeout awscdk.Duration) awslambda.Function {
 	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention:     awslogs.RetentionDays_ONE_YEAR,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("WriteLogsOf" + id),
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
 		Resources: jsii.Strings(*logs.LogGroupArn()),
 	}))

@@ -2,7 +2,6 @@ package restorable
 
 import (
 	"reflect"
-	"sync"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -105,20 +104,15 @@ type guardService struct {
 
 func (s *guardService) ServiceToken() *string { return s.provider.ServiceToken() }
 
-var (
-	guardServicesMu sync.Mutex
-	guardServices   = map[awscdk.Stack]*guardService{}
-)
+var guardServices perStack[*guardService]
 
 // guardServiceOf returns the guard handler of scope's stack, creating it (as
 // "RestorableGuard" at the stack's root) on first use.
 func guardServiceOf(scope constructs.Construct) *guardService {
-	stack := awscdk.Stack_Of(scope)
-	guardServicesMu.Lock()
-	defer guardServicesMu.Unlock()
-	if s, ok := guardServices[stack]; ok {
-		return s
-	}
+	return guardServices.of(scope, newGuardService)
+}
+
+func newGuardService(stack awscdk.Stack) *guardService {
 	c := constructs.NewConstruct(stack, jsii.String("RestorableGuard"))
 	fn := newHandlerFunction(c, "Handler", "guard", "restorable: refuses stack updates that would replace a database or file system with an empty one",
 		[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -128,43 +122,22 @@ func guardServiceOf(scope constructs.Construct) *guardService {
 			// gave it: no other stack, not even a later one with the same name.
 			Resources: jsii.Strings(*stack.StackId()),
 		})})
-	s := &guardService{provider: newProvider(c, "Provider", fn, nil)}
-	guardServices[stack] = s
-	return s
+	return &guardService{provider: newProvider(c, "Provider", fn, nil)}
 }
 
 // newHandlerFunction creates a Lambda function running the restorable handler
-// binary in the given role, with its own role (least privilege: its log group
-// plus the statements given) and a log group kept for a year.
-func newHandlerFunction(scope constructs.Construct, id, role, description string, statements []awsiam.PolicyStatement) awslambda.Function {
-	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
-		Retention:     awslogs.RetentionDays_ONE_YEAR,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
-	execRole := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+// binary as handler, with its own role (least privilege: its log group plus
+// the statements given) and a log group kept for a year.
+func newHandlerFunction(scope constructs.Construct, id, handler, description string, statements []awsiam.PolicyStatement) awslambda.Function {
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String(description),
 	})
-	execRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("WriteOwnLogs"),
-		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-		Resources: jsii.Strings(*logs.LogGroupArn()),
-	}))
+	fn := newRoleFunction(scope, id, handler, description, role, awscdk.Duration_Minutes(jsii.Number(1)))
 	for _, st := range statements {
-		execRole.AddToPrincipalPolicy(st)
+		role.AddToPrincipalPolicy(st)
 	}
-	return awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
-		Description:  jsii.String(description),
-		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture: awslambda.Architecture_ARM_64(),
-		Handler:      jsii.String("bootstrap"),
-		Code:         handlerCode(),
-		Role:         execRole,
-		LogGroup:     logs,
-		MemorySize:   jsii.Number(256),
-		Timeout:      awscdk.Duration_Minutes(jsii.Number(1)),
-		Environment:  &map[string]*string{"RESTORABLE_HANDLER": jsii.String(role)},
-	})
+	return fn
 }
 
 // newProvider wraps handler functions in the CDK custom resource provider

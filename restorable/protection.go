@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
@@ -371,10 +370,7 @@ func (p *Protection) reportLines() []string {
 	return lines
 }
 
-var (
-	stackProtectionsMu sync.Mutex
-	stackProtections   = map[awscdk.Stack]*Protection{}
-)
+var stackProtections perStack[*Protection]
 
 // StackProtectionID is the construct ID of a stack's shared protection.
 const StackProtectionID = "RestorableProtection"
@@ -384,14 +380,18 @@ const StackProtectionID = "RestorableProtection"
 // restorable resources. A second call, or a call after StackProtection has
 // created the protection, panics.
 func ConfigureStackProtection(scope constructs.Construct, props *ProtectionProps) *Protection {
-	stack := awscdk.Stack_Of(scope)
-	stackProtectionsMu.Lock()
-	defer stackProtectionsMu.Unlock()
-	if _, ok := stackProtections[stack]; ok {
-		panic(&InputError{Construct: *stack.Node().Path() + "/" + StackProtectionID, Setting: "ConfigureStackProtection",
+	p, created := stackProtections.create(scope, func(stack awscdk.Stack) *Protection { return newStackProtection(stack, props) })
+	if !created {
+		panic(&InputError{Construct: *p.Node().Path(), Setting: "ConfigureStackProtection",
 			Problem: "is called after the stack's protection was created (by a restorable resource or an earlier call)",
 			Fix:     "call ConfigureStackProtection once, before creating the stack's restorable resources"})
 	}
+	return p
+}
+
+// newStackProtection creates a stack's shared protection, reading its consent
+// to replace the vault from the context unless props give one.
+func newStackProtection(stack awscdk.Stack, props *ProtectionProps) *Protection {
 	var pp ProtectionProps
 	if props != nil {
 		pp = *props
@@ -403,9 +403,7 @@ func ConfigureStackProtection(scope constructs.Construct, props *ProtectionProps
 		}
 		pp.AllowReplace = consent
 	}
-	p := NewProtection(stack, jsii.String(StackProtectionID), &pp)
-	stackProtections[stack] = p
-	return p
+	return NewProtection(stack, jsii.String(StackProtectionID), &pp)
 }
 
 // StackProtection returns the AWS Backup protection shared by the restorable
@@ -416,19 +414,7 @@ func ConfigureStackProtection(scope constructs.Construct, props *ProtectionProps
 // A file system joins it unless given another; an Aurora cluster joins it with
 // AuroraClusterProps.Protection.
 func StackProtection(scope constructs.Construct) *Protection {
-	stack := awscdk.Stack_Of(scope)
-	stackProtectionsMu.Lock()
-	defer stackProtectionsMu.Unlock()
-	if p, ok := stackProtections[stack]; ok {
-		return p
-	}
-	consent, err := AllowReplaceFromContext(stack, StackProtectionID)
-	if err != nil {
-		panic(err)
-	}
-	p := NewProtection(stack, jsii.String(StackProtectionID), &ProtectionProps{AllowReplace: consent})
-	stackProtections[stack] = p
-	return p
+	return stackProtections.of(scope, func(stack awscdk.Stack) *Protection { return newStackProtection(stack, nil) })
 }
 
 func validateVaultArn(setting, v, region string) error {

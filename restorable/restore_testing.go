@@ -76,11 +76,15 @@ func newRestoreTesting(p *Protection, path string, props RestoreTestingProps) *r
 	start := hours("StartWindow", props.StartWindow, 24, 1, 168)
 	validation := hours("ValidationWindow", props.ValidationWindow, 24, 0, maxValidationHours)
 	days := 7.0
-	if props.SelectionWindow != nil {
-		days = hours("SelectionWindow", props.SelectionWindow, 7*24, 24, 365*24) / 24
-		if days != float64(int(days)) {
-			panic(&InputError{Construct: path, Setting: "RestoreTesting.SelectionWindow", Value: *props.SelectionWindow.ToHumanString(),
-				Problem: "is not a whole number of days", Fix: "use awscdk.Duration_Days(...)"})
+	if d := props.SelectionWindow; d != nil {
+		days, value := -1.0, *d.ToString()
+		if !unresolved(d) {
+			days, value = *d.ToHours(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})/24, *d.ToHumanString()
+		}
+		if days < 1 || days > 365 || days != float64(int(days)) {
+			panic(&InputError{Construct: path, Setting: "RestoreTesting.SelectionWindow", Value: value,
+				Problem: "is not a whole number of days from 1 to 365, which AWS Backup requires",
+				Fix:     "use a duration of whole days, for example awscdk.Duration_Days(jsii.Number(7))"})
 		}
 	}
 	schedule := props.Schedule

@@ -31,12 +31,7 @@ const (
 // context, in a fixed account.
 func drApp(t *testing.T, context map[string]string) (*dr.App, string) {
 	t.Helper()
-	ctx := cdkJSONContext(t)
-	for k, v := range context {
-		ctx[k] = v
-	}
-	outdir := t.TempDir()
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &ctx})
+	app, outdir := cdkJSONApp(t, context)
 	a, err := dr.New(app, &dr.Props{Account: jsii.String(drAccount)})
 	require.NoError(t, err)
 	return a, outdir
@@ -185,6 +180,8 @@ func TestRestoreDrillMisuse(t *testing.T) {
 			`RestoreTesting.ValidationWindow="8 days 8 hours": is not a whole number of hours from 0 to 168`},
 		"a start window of minutes": {restorable.RestoreTestingProps{StartWindow: awscdk.Duration_Minutes(jsii.Number(90))},
 			`RestoreTesting.StartWindow="1 hour 30 minutes": is not a whole number of hours from 1 to 168`},
+		"a selection window of hours": {restorable.RestoreTestingProps{SelectionWindow: awscdk.Duration_Hours(jsii.Number(36))},
+			`RestoreTesting.SelectionWindow="1 day 12 hours": is not a whole number of days from 1 to 365`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			stack := newStack(t, nil)
@@ -245,10 +242,8 @@ var restorePolicy = regexp.MustCompile(`^(RestorableEfsRestoreRole|FilesRestoreR
 
 func TestTheBareKeysAreRefusedInTheDRApp(t *testing.T) {
 	// GIVEN the DR app, whose two stacks each have a restorable cluster
-	ctx := cdkJSONContext(t)
 	// WHEN a restore in the recovery region uses the bare key
-	ctx["snapshotArn"] = copiedSnapshot
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &ctx})
+	app, _ := cdkJSONApp(t, map[string]string{"snapshotArn": copiedSnapshot})
 	_, err := dr.New(app, &dr.Props{Account: jsii.String(drAccount)})
 	// THEN the app fails before any template is written: the key reaches the
 	// primary's cluster too, where the copy is in the wrong region, and the

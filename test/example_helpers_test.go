@@ -26,6 +26,18 @@ func cdkJSONContext(t *testing.T) map[string]interface{} {
 	return cfg.Context
 }
 
+// cdkJSONApp is an app with cdk.json's context plus the given context (the -c
+// values), writing to a temporary directory, as `cdk synth` runs an app.
+func cdkJSONApp(t *testing.T, context map[string]string) (awscdk.App, string) {
+	t.Helper()
+	ctx := cdkJSONContext(t)
+	for k, v := range context {
+		ctx[k] = v
+	}
+	outdir := t.TempDir()
+	return awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &ctx}), outdir
+}
+
 // example synthesizes the example app in-process, as `cdk synth` does with
 // cdk.json, plus the given context (the -c values), in a fixed environment.
 func example(t *testing.T, context map[string]string) (*redmine.Stack, map[string]interface{}, string) {
@@ -37,12 +49,7 @@ func example(t *testing.T, context map[string]string) (*redmine.Stack, map[strin
 // exampleStack builds the example app as example does, without synthesizing it.
 func exampleStack(t *testing.T, context map[string]string) (*redmine.Stack, string) {
 	t.Helper()
-	ctx := cdkJSONContext(t)
-	for k, v := range context {
-		ctx[k] = v
-	}
-	outdir := t.TempDir()
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &ctx})
+	app, outdir := cdkJSONApp(t, context)
 	stack, err := redmine.NewStack(app, "RedmineStack", &redmine.StackProps{StackProps: awscdk.StackProps{
 		Env: &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)},
 	}})

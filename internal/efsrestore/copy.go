@@ -231,7 +231,7 @@ func (c *copyRun) step(ctx context.Context) (CompleteResponse, error) {
 		task, err := c.h.DataSync.CreateTask(ctx, &datasync.CreateTaskInput{
 			SourceLocationArn:      aws.String(c.tags[tagSource]),
 			DestinationLocationArn: aws.String(c.tags[tagDestination]),
-			Name:                   aws.String(shortName("restorable-" + c.e.RequestID)),
+			Name:                   aws.String("restorable-" + c.e.RequestID),
 			Options: &dstypes.Options{
 				// Add, never replace: files already in this file system stay.
 				OverwriteMode:        dstypes.OverwriteModeNever,
@@ -392,14 +392,6 @@ func fileSystemIDOf(fsArn string) (string, error) {
 		return "", fmt.Errorf("it reports %q as the resource it created, which is not an EFS file system ARN", fsArn)
 	}
 	return strings.TrimPrefix(a.Resource, "file-system/"), nil
-}
-
-// shortName fits a DataSync task name (at most 256 characters).
-func shortName(s string) string {
-	if len(s) > 256 {
-		return s[:256]
-	}
-	return s
 }
 
 // isDataSyncNotFound reports a DataSync resource that no longer exists.

@@ -2,8 +2,6 @@ package restorable
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -17,8 +15,9 @@ import (
 // The per-construct key "<construct path>.<key>" (for example
 // "AppStack/Database.snapshotArn") applies to one construct, so two clusters can be
 // restored independently. Setting both for the same construct is an error. A key
-// that no construct reads (a typo in the path, or an app that does not call the
-// FromContext helpers) fails synth instead of being ignored.
+// that looks like one of these but is not exactly one (another case, a typo, an
+// unknown setting of a restorable construct, a path that names none) fails synth
+// instead of being ignored.
 const (
 	// ContextSnapshotArn restores a cluster from a DB cluster snapshot, a shared
 	// snapshot or an AWS Backup recovery point of the cluster (name or ARN).
@@ -35,17 +34,11 @@ const (
 	// cluster. It exists only as a per-construct key, so that a bare key can never
 	// turn a production cluster into a clone.
 	ContextCloneSourceCluster = "cloneSourceCluster"
+	// ContextEFSRecoveryPointArn restores an AWS Backup recovery point into a
+	// restorable file system: -c efsRecoveryPointArn=<ARN> for the app's only file
+	// system, or -c '<path>.efsRecoveryPointArn=<ARN>' for one of several.
+	ContextEFSRecoveryPointArn = "efsRecoveryPointArn"
 )
-
-// auroraContextKeys are the keys AuroraSourceFromContext reads, and whether each
-// also exists as a bare key.
-var auroraContextKeys = map[string]bool{
-	ContextSnapshotArn:                    true,
-	ContextRestoreToTime:                  true,
-	ContextRestoreSourceCluster:           true,
-	ContextRestoreSourceClusterResourceID: true,
-	ContextCloneSourceCluster:             false,
-}
 
 // ContextKey returns the per-construct context key for the construct at path, for
 // example ContextKey("AppStack/Database", ContextSnapshotArn) is
@@ -54,33 +47,40 @@ func ContextKey(path, key string) string {
 	return path + "." + key
 }
 
-// AuroraSourceFromContext reads the restore source of the restorable cluster that
-// will be created as NewAuroraCluster(scope, id, ...) from the CDK context, so that
-// a restore is `cdk deploy -c snapshotArn=...`. Pass the result as
-// AuroraClusterProps.Source. It reads the per-construct keys, and the bare keys
-// when the app has exactly one restorable cluster (checked when the app
-// synthesizes). It returns the zero AuroraSource (a new cluster) when no key is set,
-// and an *InputError for a malformed or conflicting value.
-func AuroraSourceFromContext(scope constructs.Construct, id string) (AuroraSource, error) {
+// AuroraClusterFromContext returns a copy of props whose Source and
+// AllowReplace are read from the CDK context, for the restorable cluster that
+// NewAuroraCluster(scope, id, ...) creates: a restore is then
+// `cdk deploy -c snapshotArn=...`. It reads the per-construct keys, and the
+// bare keys when the app has exactly one restorable cluster (checked when the
+// app synthesizes). It returns an *InputError for a context value that is not a
+// string, is empty, or is set twice; NewAuroraCluster validates the values, and
+// its errors name the context keys they came from.
+func AuroraClusterFromContext(scope constructs.Construct, id string, props AuroraClusterProps) (*AuroraClusterProps, error) {
 	path := childPath(scope, id)
 	reg := registryOf(scope)
+	read := func(key string, bare bool) (contextValue, error) { return readContext(scope, reg, path, key, bare) }
 	values := map[string]contextValue{}
-	for key, bare := range auroraContextKeys {
-		v, err := readContext(scope, reg, path, key, bare)
+	for _, key := range []string{ContextSnapshotArn, ContextRestoreToTime, ContextRestoreSourceCluster, ContextRestoreSourceClusterResourceID} {
+		v, err := read(key, true)
 		if err != nil {
-			return AuroraSource{}, err
+			return nil, err
 		}
-		if v.set {
-			values[key] = v
-		}
+		values[key] = v
 	}
-	names := sourceSettings{
-		snapshot:         values[ContextSnapshotArn].settingOr(ContextSnapshotArn),
-		restoreToTime:    values[ContextRestoreToTime].settingOr(ContextRestoreToTime),
-		sourceCluster:    values[ContextRestoreSourceCluster].settingOr(ContextRestoreSourceCluster),
-		sourceResourceID: values[ContextRestoreSourceClusterResourceID].settingOr(ContextRestoreSourceClusterResourceID),
-		sourceConstruct:  "AuroraSource.SourceCluster",
-		clone:            ContextKey(path, ContextCloneSourceCluster),
+	clone, err := read(ContextCloneSourceCluster, false)
+	if err != nil {
+		return nil, err
+	}
+	consent, err := read(ContextAllowReplace, false)
+	if err != nil {
+		return nil, err
+	}
+	out := props
+	if consent.set {
+		if props.AllowReplace != "" && props.AllowReplace != consent.value {
+			return nil, inputErr(consent.setting, consent.value, fmt.Sprintf("conflicts with AuroraClusterProps.AllowReplace=%q", props.AllowReplace), "give the consent once")
+		}
+		out.AllowReplace = consent.value
 	}
 	src := AuroraSource{
 		SnapshotIdentifier:      values[ContextSnapshotArn].value,
@@ -88,39 +88,77 @@ func AuroraSourceFromContext(scope constructs.Construct, id string) (AuroraSourc
 		SourceClusterIdentifier: values[ContextRestoreSourceCluster].value,
 		SourceClusterResourceID: values[ContextRestoreSourceClusterResourceID].value,
 	}
-	if clone, ok := values[ContextCloneSourceCluster]; ok {
+	names := sourceSettings{
+		snapshot:         values[ContextSnapshotArn].settingOr(ContextKey(path, ContextSnapshotArn)),
+		restoreToTime:    values[ContextRestoreToTime].settingOr(ContextKey(path, ContextRestoreToTime)),
+		sourceCluster:    values[ContextRestoreSourceCluster].settingOr(ContextKey(path, ContextRestoreSourceCluster)),
+		sourceResourceID: values[ContextRestoreSourceClusterResourceID].settingOr(ContextKey(path, ContextRestoreSourceClusterResourceID)),
+		sourceConstruct:  "AuroraSource.SourceCluster",
+		clone:            ContextKey(path, ContextCloneSourceCluster),
+	}
+	if clone.set {
 		if src.SourceClusterIdentifier != "" {
-			return AuroraSource{}, inputErr(clone.setting, clone.value,
-				"conflicts with "+names.sourceCluster+"="+fmt.Sprintf("%q", src.SourceClusterIdentifier)+": a cluster has exactly one restore source",
+			return nil, inputErr(clone.setting, clone.value,
+				fmt.Sprintf("conflicts with %s=%q: a cluster has exactly one restore source", names.sourceCluster, src.SourceClusterIdentifier),
 				"keep "+clone.setting+" for a clone, or "+names.sourceCluster+" with restoreToTime for a point-in-time restore")
 		}
 		src.Clone = true
 		src.SourceClusterIdentifier = clone.value
 		names.sourceCluster = clone.setting
 	}
-	if _, err := src.resolve(names, stackRegion(scope)); err != nil {
-		return AuroraSource{}, withBareKeyHint(err, values, path)
+	if !src.IsZero() {
+		if !props.Source.IsZero() {
+			return nil, inputErr(firstSet(values, clone), "", "sets a restore source in the context, and AuroraClusterProps.Source sets one in code",
+				"give the source in one place: remove the context value, or Source from the props")
+		}
+		src.from = &names
+		out.Source = src
 	}
-	return src, nil
+	return &out, nil
 }
 
-// withBareKeyHint adds to an error about a value read from a bare key that the
-// bare key applies to whichever restorable cluster reads it, and how to name
-// one: in an app with several stacks (a DR app), a bare key meant for one
-// stack reaches the others too.
-func withBareKeyHint(err error, values map[string]contextValue, path string) error {
-	var bare []string
-	for key, v := range values {
-		if v.setting == key {
-			bare = append(bare, key)
+// firstSet names the first context key that was set, for messages.
+func firstSet(values map[string]contextValue, clone contextValue) string {
+	for _, key := range []string{ContextSnapshotArn, ContextRestoreToTime, ContextRestoreSourceCluster, ContextRestoreSourceClusterResourceID} {
+		if values[key].set {
+			return values[key].setting
 		}
 	}
-	if len(bare) == 0 {
-		return err
+	return clone.setting
+}
+
+// FileSystemFromContext returns a copy of props whose RecoveryPointArn and
+// AllowReplace are read from the CDK context, for the restorable file system
+// that NewFileSystem(scope, id, ...) creates: -c efsRecoveryPointArn=<ARN> for
+// the app's only file system, or -c '<path>.efsRecoveryPointArn=<ARN>'.
+// NewFileSystem validates the recovery point.
+func FileSystemFromContext(scope constructs.Construct, id string, props FileSystemProps) (*FileSystemProps, error) {
+	path := childPath(scope, id)
+	reg := registryOf(scope)
+	point, err := readContext(scope, reg, path, ContextEFSRecoveryPointArn, true)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(bare)
-	return fmt.Errorf("%w. (%s came from a bare context key, which applies to the app's only restorable cluster, here %s; to restore one cluster of several, name it: -c <stack>/<construct>.%s=...)",
-		err, strings.Join(bare, ", "), path, bare[0])
+	consent, err := readContext(scope, reg, path, ContextAllowReplace, false)
+	if err != nil {
+		return nil, err
+	}
+	out := props
+	if point.set {
+		if props.RecoveryPointArn != "" {
+			return nil, inputErr(point.setting, point.value, fmt.Sprintf("conflicts with FileSystemProps.RecoveryPointArn=%q", props.RecoveryPointArn),
+				"give the recovery point in one place")
+		}
+		out.RecoveryPointArn = point.value
+		out.recoveryPointSetting = point.setting
+	}
+	if consent.set {
+		if props.AllowReplace != "" && props.AllowReplace != consent.value {
+			return nil, inputErr(consent.setting, consent.value, fmt.Sprintf("conflicts with FileSystemProps.AllowReplace=%q", props.AllowReplace), "give the consent once")
+		}
+		out.AllowReplace = consent.value
+	}
+	return &out, nil
 }
 
 // contextValue is one context value and the key it was read from.
@@ -207,4 +245,19 @@ func isInStack(scope constructs.Construct) bool {
 		}
 	}
 	return false
+}
+
+// RecoveryVaultFromContext returns a copy of props whose AllowReplace is read
+// from the context key "<path>.allowReplace", for the vault that
+// NewRecoveryVault(scope, id, ...) creates.
+func RecoveryVaultFromContext(scope constructs.Construct, id string, props RecoveryVaultProps) (*RecoveryVaultProps, error) {
+	consent, err := readContext(scope, registryOf(scope), childPath(scope, id), ContextAllowReplace, false)
+	if err != nil {
+		return nil, err
+	}
+	out := props
+	if consent.set {
+		out.AllowReplace = consent.value
+	}
+	return &out, nil
 }

@@ -45,3 +45,13 @@ func (e *InputError) Error() string {
 func inputErr(setting, value, problem, fix string) *InputError {
 	return &InputError{Setting: setting, Value: value, Problem: problem, Fix: fix}
 }
+
+// atConstruct attaches the construct path to an *InputError.
+func atConstruct(path string, err error) error {
+	if ie, ok := err.(*InputError); ok {
+		copy := *ie
+		copy.Construct = path
+		return &copy
+	}
+	return fmt.Errorf("restorable: %s: %w", path, err)
+}

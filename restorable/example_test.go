@@ -1,7 +1,9 @@
 package restorable_test
 
 import (
-	"log"
+	"fmt"
+	"os"
+	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -11,19 +13,20 @@ import (
 	"github.com/restorable-cdk/restorable/restorable"
 )
 
-// A restorable cluster whose restore source comes from `cdk deploy -c ...`. The
-// example compiles with the tests; it has no output to check, so it does not run
-// (which would start the jsii kernel in this package's tests).
-func ExampleNewAuroraCluster() {
-	app := awscdk.NewApp(nil)
-	stack := awscdk.NewStack(app, jsii.String("AppStack"), nil)
-	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), nil)
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
 
-	src, err := restorable.AuroraSourceFromContext(stack, "Database")
-	if err != nil {
-		log.Fatal(err)
-	}
-	db := restorable.NewAuroraCluster(stack, jsii.String("Database"), &restorable.AuroraClusterProps{
+// A restorable cluster whose restore source comes from `cdk deploy -c ...`:
+// here the app runs as `cdk deploy -c snapshotArn=before-incident` would run it.
+func ExampleAuroraClusterFromContext() {
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"snapshotArn": "before-incident"}})
+	stack := awscdk.NewStack(app, jsii.String("AppStack"), nil)
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2)})
+
+	props, err := restorable.AuroraClusterFromContext(stack, "Database", restorable.AuroraClusterProps{
 		DatabaseClusterProps: awsrds.DatabaseClusterProps{
 			Engine: awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{
 				Version: awsrds.AuroraPostgresEngineVersion_VER_16_4(),
@@ -31,15 +34,30 @@ func ExampleNewAuroraCluster() {
 			Vpc:    vpc,
 			Writer: awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil),
 		},
-		Source: src,
 	})
-	awscdk.NewCfnOutput(stack, jsii.String("Endpoint"), &awscdk.CfnOutputProps{Value: db.ClusterEndpoint().Hostname()})
-	app.Synth(nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	db := restorable.NewAuroraCluster(stack, jsii.String("Database"), props)
+	fmt.Println(db.Kind(), props.Source.SnapshotIdentifier)
+	// Output: snapshot before-incident
 }
 
-// Restoring from a snapshot in code rather than from the context.
+// Restoring from a snapshot, a point in time or a clone in code rather than
+// from the context.
 func ExampleAuroraSource() {
-	_ = restorable.AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:before-incident"}
-	_ = restorable.AuroraSource{RestoreToTime: "2026-11-20T19:15:22+09:00", SourceClusterIdentifier: "app-db-abc123"}
-	_ = restorable.AuroraSource{Clone: true, SourceClusterIdentifier: "prod-db"}
+	for _, src := range []restorable.AuroraSource{
+		{},
+		{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:before-incident"},
+		{RestoreToTime: "2026-11-20T19:15:22+09:00", SourceClusterIdentifier: "app-db-abc123"},
+		{Clone: true, SourceClusterIdentifier: "prod-db"},
+	} {
+		fmt.Println(src.Kind())
+	}
+	// Output:
+	// new
+	// snapshot
+	// point-in-time
+	// clone
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/restorable-cdk/restorable/internal/contract"
 )
 
 // FileSystemProps configures a restorable EFS file system. It embeds
@@ -22,26 +24,38 @@ type FileSystemProps struct {
 	// Default: StackProtection(scope), the vault and plan shared by the stack's
 	// restorable resources.
 	Protection *Protection
-	// AccessPoint is the application's access point.
+	// AccessPoint is the application's access point, the only way clients
+	// mount the file system.
 	// Default: the directory /data, created owned by 1000:1000 with mode 750,
 	// with clients acting as 1000:1000.
 	AccessPoint *awsefs.AccessPointOptions
 	// AllowReplace consents, for one deploy, to a change that would replace the
 	// file system with an empty one (a new KMS key, performance mode or
-	// availability zone): the ID of the current file system (fs-...). Use
-	// AllowReplaceFromContext to take it from -c '<path>.allowReplace=<id>'.
+	// availability zone): the ID of the current file system (fs-...).
+	// FileSystemFromContext takes it from -c '<path>.allowReplace=<id>'.
 	// Default: no consent; the replacement guard refuses such a deploy.
 	AllowReplace string
 	// RecoveryPointArn restores this AWS Backup recovery point into the file
-	// system, inside the deploy that sets it: a restore job writes it into a new
-	// directory off the root, and the mover puts every restored entry back at
-	// its path, first moving any current entry it would replace to
-	// /.restorable/pre-restore-<time>-<request>. Nothing is deleted. The same
-	// recovery point on a later deploy does nothing, and removing it does
-	// nothing to the data. Use FileSystemRecoveryPointFromContext to take it
-	// from -c efsRecoveryPointArn=<ARN>.
-	// Default: no restore.
+	// system, inside the deploy that sets it: AWS Backup restores it into a new
+	// directory off the root, and the mover swaps each entry at the root that
+	// the backup holds with the restored one, keeping the current one in
+	// /.restorable/pre-restore-<time>-<request>. Nothing is overwritten. The
+	// same recovery point on a later deploy does nothing; removing it removes
+	// the restore machinery, and does nothing to the data.
+	// FileSystemFromContext takes it from -c efsRecoveryPointArn=<ARN>.
+	// Default: no restore, and no restore machinery in the stack.
 	RecoveryPointArn string
+	// Adopt says that the file system exists already, created by
+	// awsefs.NewFileSystem under the same scope and id with these same props:
+	// restorable keeps its encryption and performance mode as that construct
+	// made them, does not restrict mounts to the access point (existing clients
+	// may mount the root), and adds what CloudFormation changes in place. Keep
+	// it set for as long as the file system exists.
+	// Default: false, a file system created by restorable, with its defaults.
+	Adopt bool
+
+	// recoveryPointSetting names the context key RecoveryPointArn came from.
+	recoveryPointSetting string
 }
 
 // FileSystem is an EFS file system that is always backed up by AWS Backup, in a
@@ -55,12 +69,10 @@ type FileSystem struct {
 	accessPoint awsefs.AccessPoint
 	key         awskms.IKey
 	protection  *Protection
-	guard       *replacementGuard
+	guard       *guardEntry
+	adopt       bool
+	point       *contract.RecoveryPoint
 	restore     *fileSystemRestore
-	// recoveryPointRestore is the Custom::RestorableEfsRestore, when a recovery
-	// point is being restored.
-	recoveryPointRestore awscdk.CustomResource
-	recoveryPointArn     string
 }
 
 // NewFileSystem creates a restorable EFS file system, a drop-in replacement for
@@ -72,9 +84,11 @@ type FileSystem struct {
 //   - encrypted at rest with a new customer-managed KMS key with rotation, kept
 //     when the stack is deleted;
 //   - a file system policy that denies every request not sent over TLS, and
-//     allows nothing by itself: each client must mount with IAM authorization
-//     and be granted access (GrantReadWrite), so anonymous clients, which the
-//     default EFS policy lets in, are refused;
+//     every mount that does not go through an access point (except, during a
+//     restore, DataSync's), and that allows
+//     nothing by itself: each client must mount with IAM authorization and be
+//     granted access (GrantReadWrite), so anonymous clients, which the default
+//     EFS policy lets in, are refused;
 //   - mount targets in the VPC's private subnets;
 //   - an access point for the application (AccessPoint);
 //   - kept on delete and on replace (RemovalPolicy RETAIN);
@@ -88,10 +102,17 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 		panic(&InputError{Construct: path, Setting: "Vpc", Problem: "is not set",
 			Fix: "pass &restorable.FileSystemProps{FileSystemProps: awsefs.FileSystemProps{Vpc: vpc}}"})
 	}
+	c.adopt = props.Adopt
 	if props.RecoveryPointArn != "" {
-		if err := validateEFSRecoveryPoint("FileSystemProps.RecoveryPointArn", props.RecoveryPointArn, stackRegion(c)); err != nil {
+		setting := props.recoveryPointSetting
+		if setting == "" {
+			setting = "FileSystemProps.RecoveryPointArn"
+		}
+		point, err := parseRecoveryPoint(setting, props.RecoveryPointArn, stackRegion(c))
+		if err != nil {
 			panic(atConstruct(path, err))
 		}
+		c.point = &point
 	}
 	p := c.fileSystemProps(path, props.FileSystemProps)
 	c.fs = awsefs.NewFileSystem(c, jsii.String("Default"), &p)
@@ -115,22 +136,50 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 		}
 	}
 	c.accessPoint = c.fs.AddAccessPoint(jsii.String("AccessPoint"), ap)
-
 	c.protection = props.Protection
 	if c.protection == nil {
 		c.protection = StackProtection(c)
 	}
 	c.protection.join(c, awsbackup.BackupResource_FromEfsFileSystem(c.fs), testedEFS, c.fs.FileSystemArn())
-	c.guard = newReplacementGuard(c, c.cfn, props.AllowReplace,
-		func() map[string]interface{} { return map[string]interface{}{} }, c.guardCreateOnly)
-	c.restore = newFileSystemRestore(c, p.Vpc, p.VpcSubnets)
-	if c.recoveryPointArn = props.RecoveryPointArn; c.recoveryPointArn != "" {
-		c.addRestore(c.recoveryPointArn)
+	c.guard = guardOf(c).protect(c, c.cfn, props.AllowReplace, props.Adopt, nil, c.guardCreateOnly)
+	var restorers []*string
+	if c.point != nil {
+		c.restore = c.addRestore(p.Vpc, p.VpcSubnets)
+		restorers = []*string{c.restore.transfer.RoleArn()}
+	}
+	if !c.adopt {
+		c.onlyThroughAnAccessPoint(restorers)
 	}
 	c.addOutputs(path)
 	c.annotate(path, p)
 	registryOf(c).add(path, kindFileSystem, c.reportLines)
 	return c
+}
+
+// onlyThroughAnAccessPoint denies every mount that does not go through an
+// access point: a client that mounts the root could read the mover's state and
+// AWS Backup's restore directories, and act as root. The file system's access
+// points are the application's and, only while a restore is in the template,
+// the mover's; GrantReadWrite further ties a client to the application's. The
+// exceptions are the restore's clients that mount the root (DataSync), which
+// exist only while a restore is in the template. The policy cannot name the
+// application's access point itself: the access point refers to the file
+// system, so the two would depend on each other
+// (https://docs.aws.amazon.com/efs/latest/ug/access-points-iam-policy.html).
+func (c *FileSystem) onlyThroughAnAccessPoint(exceptions []*string) {
+	conditions := map[string]interface{}{
+		"Null": map[string]interface{}{"elasticfilesystem:AccessPointArn": "true"},
+	}
+	if len(exceptions) > 0 {
+		conditions["ArnNotEquals"] = map[string]interface{}{"aws:PrincipalArn": exceptions}
+	}
+	c.fs.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyThroughAnAccessPoint"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"),
+		Conditions: &conditions,
+	}))
 }
 
 func (c *FileSystem) fileSystemProps(path string, p awsefs.FileSystemProps) awsefs.FileSystemProps {
@@ -148,14 +197,14 @@ func (c *FileSystem) fileSystemProps(path string, p awsefs.FileSystemProps) awse
 	if p.AllowAnonymousAccess != nil {
 		panic(&InputError{Construct: path, Setting: "AllowAnonymousAccess", Value: fmt.Sprint(*p.AllowAnonymousAccess),
 			Problem: "is managed by restorable: the file system policy allows only the principals you grant, over TLS, and no anonymous client",
-			Fix:     "remove AllowAnonymousAccess, and grant clients with GrantReadWrite (or FileSystem().Grant*)"})
+			Fix:     "remove AllowAnonymousAccess, and grant clients with GrantReadWrite"})
 	}
 	if p.VpcSubnets != nil && p.VpcSubnets.SubnetType == awsec2.SubnetType_PUBLIC {
 		panic(&InputError{Construct: path, Setting: "VpcSubnets.SubnetType", Value: "PUBLIC",
 			Problem: "puts the file system's mount targets in public subnets",
 			Fix:     "use private subnets (the default)"})
 	}
-	if p.KmsKey == nil && (p.Encrypted == nil || *p.Encrypted) {
+	if !c.adopt && p.KmsKey == nil && (p.Encrypted == nil || *p.Encrypted) {
 		c.key = awskms.NewKey(c, jsii.String("Key"), &awskms.KeyProps{
 			Description:       jsii.String("restorable: encryption of the file system " + path),
 			EnableKeyRotation: jsii.Bool(true),
@@ -163,7 +212,7 @@ func (c *FileSystem) fileSystemProps(path string, p awsefs.FileSystemProps) awse
 		})
 		p.KmsKey = c.key
 	}
-	if p.KmsKey != nil {
+	if p.KmsKey != nil && !c.adopt {
 		p.Encrypted = jsii.Bool(true)
 	}
 	if p.RemovalPolicy == "" {
@@ -188,43 +237,24 @@ func (c *FileSystem) guardCreateOnly() map[string]interface{} {
 	return m
 }
 
-func (c *FileSystem) addOutputs(path string) {
-	prefix := outputPrefix(c)
-	output := func(name, description string, value *string) {
-		o := awscdk.NewCfnOutput(c, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
-		o.OverrideLogicalId(jsii.String(prefix + name))
-	}
-	output("FileSystemId", "ID of the file system "+path, c.fs.FileSystemId())
-	output("ListRecoveryPointsCommand", "Lists the AWS Backup recovery points of "+path,
-		awscdk.Fn_Join(jsii.String(""), &[]*string{
-			jsii.String("aws backup list-recovery-points-by-resource --resource-arn "), c.fs.FileSystemArn(),
-			jsii.String(" --query 'RecoveryPoints[].[CreationDate,RecoveryPointArn]' --output text"),
-		}))
-}
-
 func (c *FileSystem) annotate(path string, p awsefs.FileSystemProps) {
-	if c.recoveryPointArn != "" {
-		awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:efsRestore"), jsii.String(path+": restoring recovery point "+c.recoveryPointArn+
-			" into this file system. On the deploy that sets or changes it, AWS Backup restores it into a new directory off the root, then the mover puts every restored entry back at its path, moving any current entry it would replace to /.restorable/pre-restore-<time>-<request> (nothing is deleted). Stop writers (scale the service to 0) for a consistent result. The same recovery point on later deploys does nothing; removing it does nothing to the data."))
+	a := awscdk.Annotations_Of(c)
+	if c.point != nil {
+		a.AddWarningV2(jsii.String("restorable:efsRestore"), jsii.String(path+": restoring recovery point "+c.point.ARN+
+			" into this file system, inside this deploy (up to 12 hours). AWS Backup restores it into a new directory off the root; then each entry at the root that the backup holds is swapped with the restored one, and the current one is kept in /.restorable/pre-restore-<time>-<request>; nothing is overwritten. "+
+			"Stop the writers (scale the service to 0) first, and start them after the deploy: clients that stay mounted keep using the entries that were swapped out. The same recovery point on later deploys does nothing; removing it removes the restore machinery and does nothing to the data."))
 	}
 	if p.Encrypted != nil && !*p.Encrypted {
-		awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:unencrypted"),
+		a.AddWarningV2(jsii.String("restorable:unencrypted"),
 			jsii.String(path+": the file system is not encrypted at rest (Encrypted: false); turning encryption on later replaces it with an empty one."))
 	}
-}
-
-func (c *FileSystem) reportLines() []string {
-	path := *c.Node().Path()
-	source := "source:  its own data"
-	if c.recoveryPointArn != "" {
-		source = "source:  recovery point " + c.recoveryPointArn + " (restored into the file system on the deploy that sets it; later deploys change nothing)"
-	}
-	return []string{
-		source,
-		"restore: cdk deploy -c " + ContextKey(path, ContextEFSRecoveryPointArn) + "=<recovery point ARN: stack output " + outputPrefix(c) + "ListRecoveryPointsCommand lists them>",
-		"backup:  selected by ARN in " + *c.protection.Node().Path() + "'s plan (EFS automatic backups off)",
-		"guard:   a deploy that would replace this file system with an empty one fails first (template fingerprint " + c.guard.fingerprint() + ")",
-		"consent: cdk deploy -c '" + ContextKey(path, ContextAllowReplace) + "=<current file system ID: stack output " + outputPrefix(c) + "FileSystemId>' (one deploy, this file system only)",
+	if c.adopt {
+		msg := path + ": Adopt keeps the encryption and performance mode that awsefs.NewFileSystem gave this file system, and adds the TLS-only policy, the access point, the guard and the backup selection in place. Clients must mount over TLS with IAM authorization."
+		if p.KmsKey == nil {
+			msg += " Not applied: a customer-managed KMS key (KmsKeyId is create-only; restore a recovery point into a new restorable file system to move to one);"
+		}
+		msg += " not applied: the deny of mounts that bypass the access point, because existing clients may mount the root; once every client mounts through AccessPoint(), adopt the file system into a new restorable one with a recovery point."
+		a.AddWarningV2(jsii.String("restorable:adopt"), jsii.String(msg))
 	}
 }
 
@@ -248,14 +278,26 @@ func (c *FileSystem) FileSystemId() *string { return c.fs.FileSystemId() }
 func (c *FileSystem) FileSystemArn() *string { return c.fs.FileSystemArn() }
 
 // EncryptionKey is the KMS key that encrypts the file system, or nil when the
-// caller supplied KmsKey or turned encryption off.
+// caller supplied KmsKey, turned encryption off, or adopted the file system.
 func (c *FileSystem) EncryptionKey() awskms.IKey { return c.key }
 
 // Protection is the AWS Backup protection the file system is selected in.
 func (c *FileSystem) Protection() *Protection { return c.protection }
 
 // GrantReadWrite lets a principal mount and write the file system with IAM
-// authorization, through a mount target.
+// authorization, through a mount target and the application's access point
+// only (an adopted file system's clients may mount without it).
 func (c *FileSystem) GrantReadWrite(grantee awsiam.IGrantable) awsiam.Grant {
-	return c.fs.GrantReadWrite(grantee)
+	conditions := map[string]*map[string]interface{}{
+		"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"},
+	}
+	if !c.adopt {
+		conditions["StringEquals"] = &map[string]interface{}{"elasticfilesystem:AccessPointArn": c.accessPoint.AccessPointArn()}
+	}
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"),
+		ResourceArns: jsii.Strings(*c.fs.FileSystemArn()),
+		Conditions:   &conditions,
+	})
 }

@@ -2,88 +2,226 @@ package restorable
 
 import (
 	"reflect"
+	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/restorable-cdk/restorable/internal/guard"
+	"github.com/restorable-cdk/restorable/internal/contract"
 )
 
 // ContextAllowReplace is the per-construct context key that consents, for one
-// deploy, to replacing a guarded resource with an empty one:
+// deploy, to replacing or removing a guarded resource:
 // -c '<construct path>.allowReplace=<physical ID of the current resource>'.
 // There is no bare key: consent always names one resource.
-const ContextAllowReplace = "allowReplace"
-
-// AllowReplaceFromContext reads the consent for the resource that will be
-// created as NewX(scope, id, ...) from the context key "<path>.allowReplace". Pass
-// it as the construct's AllowReplace prop. It returns "" when the key is not set.
-func AllowReplaceFromContext(scope constructs.Construct, id string) (string, error) {
-	v, err := readContext(scope, registryOf(scope), childPath(scope, id), ContextAllowReplace, false)
-	return v.value, err
-}
+const ContextAllowReplace = contract.ConsentSuffix
 
 // GuardResourceType is the CloudFormation type of the replacement guard.
-const GuardResourceType = "Custom::RestorableGuard"
+const GuardResourceType = contract.GuardResourceType
 
-// replacementGuard protects one stateful L1 resource.
-type replacementGuard struct {
-	resource   awscdk.CustomResource
-	source     func() map[string]interface{}
-	createOnly func() map[string]interface{}
+// GuardID is the construct ID, at the stack's root, of the stack's one
+// replacement guard: its function and the Custom::RestorableGuard ("Guard").
+const GuardID = "RestorableGuard"
+
+// guardTimeout bounds a guard call: it reads a few AWS APIs. Without it
+// CloudFormation would wait an hour for a response that never comes
+// (ServiceTimeout, 1 to 3600 s, default 3600:
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html).
+const guardTimeout = 300
+
+// stackGuard is a stack's replacement guard: one Lambda function and one
+// Custom::RestorableGuard that every guarded resource depends on, so that
+// CloudFormation updates the guard first, and a refusal fails the deploy
+// before any guarded resource is touched.
+type stackGuard struct {
+	stack    awscdk.Stack
+	resource awscdk.CustomResource
+	entries  []*guardEntry
 }
 
-// newReplacementGuard adds the replacement guard of target under scope (as
-// "ReplacementGuard") and makes target depend on it, so CloudFormation updates
-// the guard first. source and createOnly read the target's restore properties
-// and its other create-only properties at synth, after every escape-hatch
-// change; CloudFormation resolves them at deploy.
-func newReplacementGuard(scope constructs.Construct, target awscdk.CfnResource, allowReplace string,
-	source, createOnly func() map[string]interface{}) *replacementGuard {
-	path := *scope.Node().Path()
-	properties := map[string]interface{}{
-		guard.PropResource:     path,
-		guard.PropResourceType: *target.CfnResourceType(),
-		guard.PropLogicalID:    target.LogicalId(),
-		guard.PropSource:       awscdk.Lazy_Any(&lazyMap{source}, nil),
-		guard.PropCreateOnly:   awscdk.Lazy_Any(&lazyMap{createOnly}, nil),
-		guard.PropConsentKey:   ContextKey(path, ContextAllowReplace),
+// guardEntry is one guarded resource.
+type guardEntry struct {
+	path    string
+	target  awscdk.CfnResource
+	consent string
+	adopt   bool
+	// source and createOnly read the resource's restore properties and its
+	// other create-only properties at synth, after every escape-hatch change.
+	source, createOnly func() map[string]interface{}
+}
+
+var stackGuards perStack[*stackGuard]
+
+// guardOf returns the guard of scope's stack, creating it on first use.
+func guardOf(scope constructs.Construct) *stackGuard {
+	return stackGuards.of(scope, newStackGuard)
+}
+
+func newStackGuard(stack awscdk.Stack) *stackGuard {
+	g := &stackGuard{stack: stack}
+	scope := constructs.NewConstruct(stack, jsii.String(GuardID))
+	fn, role := newHandlerFunction(scope, "Function", contract.HandlerGuard, functionOptions{
+		description: "restorable: refuses deploys that would replace or delete a database, file system or backup vault with its data",
+		timeout:     awscdk.Duration_Seconds(jsii.Number(guardTimeout - 30)),
+	})
+	arn := func(service, resource string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
 	}
-	if allowReplace != "" {
-		properties[guard.PropAllowReplace] = allowReplace
+	for _, st := range []*awsiam.PolicyStatementProps{
+		// The stack's own ARN (AWS::StackId), with the ID CloudFormation gave
+		// it: no other stack, not even a later one with the same name.
+		{Sid: jsii.String("ReadOwnStack"), Actions: jsii.Strings("cloudformation:DescribeStacks", "cloudformation:ListStackResources", "cloudformation:DescribeStackResource"),
+			Resources: jsii.Strings(*stack.StackId())},
+		// Read-only, to compare a live resource with the template on the first
+		// deploy that guards it. Their identifiers are generated by
+		// CloudFormation, so they are matched within this account and region.
+		{Sid: jsii.String("CompareLiveClusters"), Actions: jsii.Strings("rds:DescribeDBClusters"), Resources: &[]*string{arn("rds", "cluster:*")}},
+		{Sid: jsii.String("CompareLiveFileSystems"), Actions: jsii.Strings("elasticfilesystem:DescribeFileSystems"), Resources: &[]*string{arn("elasticfilesystem", "file-system/*")}},
+		{Sid: jsii.String("CompareLiveVaults"), Actions: jsii.Strings("backup:DescribeBackupVault"), Resources: &[]*string{arn("backup", "backup-vault:*")}},
+	} {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
 	}
-	cr := awscdk.NewCustomResource(scope, jsii.String("ReplacementGuard"), &awscdk.CustomResourceProps{
-		ServiceToken: guardServiceOf(scope).ServiceToken(),
-		ResourceType: jsii.String(GuardResourceType),
-		Properties:   &properties,
+	suppressNag(role, true, nagException{rule: nagWildcard,
+		appliesTo: []string{`/^Resource::arn:.+:(rds|elasticfilesystem|backup):.+:(cluster:\*|file-system\/\*|backup-vault:\*)$/`},
+		reason: "Read-only Describe calls that compare a live cluster, file system or vault with the template before the first deploy that guards it; " +
+			"their identifiers are generated by CloudFormation and change with every restore, so they are matched within this account and region."})
+	g.resource = awscdk.NewCustomResource(scope, jsii.String("Guard"), &awscdk.CustomResourceProps{
+		ServiceToken:   fn.FunctionArn(),
+		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(guardTimeout)),
+		ResourceType:   jsii.String(contract.GuardResourceType),
+		Properties: &map[string]interface{}{
+			contract.GuardStack:     *stack.Node().Path(),
+			contract.GuardResources: awscdk.Lazy_Any(&lazyAny{g.resources}, nil),
+			contract.GuardPresent:   awscdk.Lazy_List(&lazyList{g.present}, nil),
+			contract.GuardConsent:   awscdk.Lazy_Any(&lazyAny{g.consent}, nil),
+		},
 		// The guard holds no data; removing it must never be blocked.
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	target.AddResourceDependency(cr.Node().DefaultChild().(awscdk.CfnResource), jsii.String("the replacement guard is updated first and stops an update that would replace this resource with an empty one"))
-	return &replacementGuard{resource: cr, source: source, createOnly: createOnly}
+	return g
 }
 
-// fingerprint is the guard's fingerprint of the template values (tokens as
-// their CloudFormation intrinsics); the deployed guard computes it from the
-// values CloudFormation resolves.
-func (g *replacementGuard) fingerprint() string {
-	stack := awscdk.Stack_Of(g.resource)
-	s, _ := stack.Resolve(g.source()).(map[string]interface{})
-	c, _ := stack.Resolve(g.createOnly()).(map[string]interface{})
-	return guard.Fingerprint(s, c)
+// protect guards target, the stateful resource of owner.
+func (g *stackGuard) protect(owner constructs.Construct, target awscdk.CfnResource, consent string, adopt bool, source, createOnly func() map[string]interface{}) *guardEntry {
+	e := &guardEntry{path: *owner.Node().Path(), target: target, consent: consent, adopt: adopt, source: source, createOnly: createOnly}
+	if e.source == nil {
+		e.source = func() map[string]interface{} { return map[string]interface{}{} }
+	}
+	g.entries = append(g.entries, e)
+	g.before(target)
+	return e
 }
 
-// lazyMap produces a property map at synth.
-type lazyMap struct{ produce func() map[string]interface{} }
+// before makes CloudFormation create and update the guard before target.
+func (g *stackGuard) before(target awscdk.CfnResource) {
+	target.AddResourceDependency(g.resource.Node().DefaultChild().(awscdk.CfnResource),
+		jsii.String("the replacement guard is updated first and stops a deploy that would replace or delete data"))
+}
+
+// resources renders the entries for the template, keyed by logical ID.
+func (g *stackGuard) resources() interface{} {
+	out := map[string]interface{}{}
+	for _, e := range g.entries {
+		entry := map[string]interface{}{
+			contract.GuardPath:       e.path,
+			contract.GuardType:       *e.target.CfnResourceType(),
+			contract.GuardSource:     e.source(),
+			contract.GuardCreateOnly: e.createOnly(),
+		}
+		if e.adopt {
+			entry[contract.GuardAdopt] = "true"
+		}
+		out[logicalID(e.target)] = entry
+	}
+	return out
+}
+
+// present lists the logical IDs of every resource of a guarded type in the
+// stack's template, restorable's or not.
+func (g *stackGuard) present() []*string {
+	var ids []string
+	for _, c := range *g.stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if !*awscdk.CfnResource_IsCfnResource(c) {
+			continue
+		}
+		r := c.(awscdk.CfnResource)
+		if isGuardedType(*r.CfnResourceType()) && awscdk.Stack_Of(r) == g.stack {
+			ids = append(ids, logicalID(r))
+		}
+	}
+	sort.Strings(ids)
+	return *jsii.Strings(ids...)
+}
+
+// consent gathers the consents of the deploy: those given to the guarded
+// constructs, and the <path>.allowReplace context values for paths in this
+// stack that are no longer restorable constructs (a renamed or removed
+// resource, which the guard refuses to let CloudFormation delete otherwise).
+func (g *stackGuard) consent() interface{} {
+	out := map[string]interface{}{}
+	known := map[string]bool{}
+	for _, e := range g.entries {
+		known[e.path] = true
+		if e.consent != "" {
+			out[e.path] = e.consent
+		}
+	}
+	prefix := *g.stack.Node().Path() + "/"
+	all, _ := g.stack.Node().Root().Node().GetAllContext(nil).(map[string]interface{})
+	for key, v := range all {
+		path := strings.TrimSuffix(key, "."+ContextAllowReplace)
+		if value, ok := v.(string); ok && path != key && strings.HasPrefix(path, prefix) && !known[path] && value != "" {
+			out[path] = value
+		}
+	}
+	return out
+}
+
+// fingerprint is the guard's fingerprint of the entry's template values
+// (tokens as their CloudFormation intrinsics).
+func (e *guardEntry) fingerprint() string {
+	stack := awscdk.Stack_Of(e.target)
+	s, _ := stack.Resolve(e.source()).(map[string]interface{})
+	c, _ := stack.Resolve(e.createOnly()).(map[string]interface{})
+	return contract.Fingerprint(s, c)
+}
+
+func isGuardedType(t string) bool {
+	for _, g := range contract.GuardedTypes {
+		if g == t {
+			return true
+		}
+	}
+	return false
+}
+
+// logicalID is a resource's logical ID as the template has it.
+func logicalID(r awscdk.CfnResource) string {
+	switch id := awscdk.Stack_Of(r).Resolve(r.LogicalId()).(type) {
+	case string:
+		return id
+	case *string:
+		return *id
+	}
+	panic("restorable: the logical ID of " + *r.Node().Path() + " does not resolve to a string")
+}
+
+// lazyAny and lazyList produce a value when the template is synthesized.
+type lazyAny struct{ produce func() interface{} }
 
 // Produce implements awscdk.IStableAnyProducer.
-func (l *lazyMap) Produce() interface{} { return l.produce() }
+func (l *lazyAny) Produce() interface{} { return l.produce() }
+
+type lazyList struct{ produce func() []*string }
+
+// Produce implements awscdk.IStableListProducer.
+func (l *lazyList) Produce() *[]*string {
+	out := l.produce()
+	return &out
+}
 
 // put adds v to m under k unless v is nil or a nil pointer.
 func put(m map[string]interface{}, k string, v interface{}) {
@@ -94,106 +232,4 @@ func put(m map[string]interface{}, k string, v interface{}) {
 		return
 	}
 	m[k] = v
-}
-
-// guardService is a stack's one guard handler: a Go Lambda and the custom
-// resource provider around it.
-type guardService struct {
-	provider customresources.Provider
-}
-
-func (s *guardService) ServiceToken() *string { return s.provider.ServiceToken() }
-
-var guardServices perStack[*guardService]
-
-// guardServiceOf returns the guard handler of scope's stack, creating it (as
-// "RestorableGuard" at the stack's root) on first use.
-func guardServiceOf(scope constructs.Construct) *guardService {
-	return guardServices.of(scope, newGuardService)
-}
-
-func newGuardService(stack awscdk.Stack) *guardService {
-	c := constructs.NewConstruct(stack, jsii.String("RestorableGuard"))
-	fn := newHandlerFunction(c, "Handler", "guard", "restorable: refuses stack updates that would replace a database or file system with an empty one",
-		[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:     jsii.String("ReadOwnStack"),
-			Actions: jsii.Strings("cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"),
-			// The stack's own ARN (AWS::StackId), with the ID CloudFormation
-			// gave it: no other stack, not even a later one with the same name.
-			Resources: jsii.Strings(*stack.StackId()),
-		})})
-	return &guardService{provider: newProvider(c, "Provider", fn, nil)}
-}
-
-// newHandlerFunction creates a Lambda function running the restorable handler
-// binary as handler, with its own role (least privilege: its log group plus
-// the statements given) and a log group kept for a year.
-func newHandlerFunction(scope constructs.Construct, id, handler, description string, statements []awsiam.PolicyStatement) awslambda.Function {
-	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String(description),
-	})
-	fn := newRoleFunction(scope, id, handler, description, role, awscdk.Duration_Minutes(jsii.Number(1)))
-	for _, st := range statements {
-		role.AddToPrincipalPolicy(st)
-	}
-	return fn
-}
-
-// newProvider wraps handler functions in the CDK custom resource provider
-// framework, whose own functions get roles without AWS-managed policies and log
-// groups with a retention.
-func newProvider(scope constructs.Construct, id string, onEvent awslambda.IFunction, props *customresources.ProviderProps) customresources.Provider {
-	p := customresources.ProviderProps{}
-	if props != nil {
-		p = *props
-	}
-	p.OnEventHandler = onEvent
-	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
-		Retention:     awslogs.RetentionDays_ONE_YEAR,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
-	p.LogGroup = logs
-	roles := []awsiam.Role{frameworkRole(scope, id+"OnEventRole", logs)}
-	p.FrameworkOnEventRole = roles[0]
-	if p.IsCompleteHandler != nil {
-		roles = append(roles, frameworkRole(scope, id+"WaiterRole", logs))
-		p.FrameworkCompleteAndTimeoutRole = roles[1]
-		// The waiter state machine logs every event (cdk-nag AwsSolutions-SF1).
-		p.DisableWaiterStateMachineLogging = jsii.Bool(false)
-		p.WaiterStateMachineLogOptions = &customresources.LogOptions{
-			Destination: awslogs.NewLogGroup(scope, jsii.String(id+"WaiterLogs"), &awslogs.LogGroupProps{
-				Retention:     awslogs.RetentionDays_ONE_YEAR,
-				RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-			}),
-			Level: awsstepfunctions.LogLevel_ALL,
-		}
-	}
-	provider := customresources.NewProvider(scope, jsii.String(id), &p)
-	invokeVersions := nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::<.+\.Arn>:\*$/`},
-		reason: "The CDK provider framework grants lambda:InvokeFunction on its handler functions, which are this stack's own, and on their versions and aliases (<function ARN>:*); nothing else."}
-	for _, r := range roles {
-		suppressNag(r, true, invokeVersions)
-	}
-	if p.IsCompleteHandler != nil {
-		suppressNag(provider, true, invokeVersions,
-			nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
-				reason: "The waiter state machine's role may set up delivery of its logs to CloudWatch Logs; the logs:*LogDelivery and logs:Describe* actions do not support resource-level permissions (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html#cloudwatch-iam-policy)."},
-			nagException{rule: nagStateMachineXRay,
-				reason: "The waiter state machine only calls the isComplete function every 30 seconds until it reports done; every event is logged at level ALL, and X-Ray tracing would add no information."})
-	}
-	return provider
-}
-
-func frameworkRole(scope constructs.Construct, id string, logs awslogs.LogGroup) awsiam.Role {
-	r := awsiam.NewRole(scope, jsii.String(id), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("restorable: custom resource provider framework"),
-	})
-	r.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("WriteOwnLogs"),
-		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-		Resources: jsii.Strings(*logs.LogGroupArn()),
-	}))
-	return r
 }

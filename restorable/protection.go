@@ -70,7 +70,7 @@ type Protection struct {
 	plan       awsbackup.IBackupPlan
 	role       awsiam.Role
 	continuous float64 // retention in days of the plan's continuous rule, 0 if none
-	guard      *replacementGuard
+	guard      *guardEntry
 	copyVault  string
 	selections int
 	testing    *restoreTesting
@@ -147,7 +147,7 @@ func (p *Protection) newVault(path string, pp ProtectionProps) awsbackup.IBackup
 // newSecureVault creates a vault, encrypted with its own rotating
 // customer-managed key, whose recovery points nobody can delete early, kept
 // (with the key) when the stack is deleted, and guarded against replacement.
-func newSecureVault(scope constructs.Construct, path, name string, lock *awsbackup.LockConfiguration, allowReplace string) (awsbackup.IBackupVault, awskms.IKey, *replacementGuard) {
+func newSecureVault(scope constructs.Construct, path, name string, lock *awsbackup.LockConfiguration, allowReplace string) (awsbackup.IBackupVault, awskms.IKey, *guardEntry) {
 	key := awskms.NewKey(scope, jsii.String("VaultKey"), &awskms.KeyProps{
 		Description:       jsii.String("restorable: encryption of the AWS Backup vault " + path),
 		EnableKeyRotation: jsii.Bool(true),
@@ -169,7 +169,7 @@ func newSecureVault(scope constructs.Construct, path, name string, lock *awsback
 	// plan's schedule.
 	vault.BlockRecoveryPointDeletion()
 	cfn := vault.Node().DefaultChild().(awsbackup.CfnBackupVault)
-	guard := newReplacementGuard(scope, cfn, allowReplace, func() map[string]interface{} { return map[string]interface{}{} },
+	guard := guardOf(scope).protect(scope, cfn, allowReplace, false, nil,
 		func() map[string]interface{} {
 			// createOnlyProperties of the AWS::Backup::BackupVault schema.
 			m := map[string]interface{}{}
@@ -397,11 +397,11 @@ func newStackProtection(stack awscdk.Stack, props *ProtectionProps) *Protection 
 		pp = *props
 	}
 	if pp.AllowReplace == "" {
-		consent, err := AllowReplaceFromContext(stack, StackProtectionID)
+		consent, err := readContext(stack, registryOf(stack), childPath(stack, StackProtectionID), ContextAllowReplace, false)
 		if err != nil {
 			panic(err)
 		}
-		pp.AllowReplace = consent
+		pp.AllowReplace = consent.value
 	}
 	return NewProtection(stack, jsii.String(StackProtectionID), &pp)
 }

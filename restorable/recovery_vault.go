@@ -34,7 +34,7 @@ type RecoveryVault struct {
 	constructs.Construct
 	vault awsbackup.IBackupVault
 	key   awskms.IKey
-	guard *replacementGuard
+	guard *guardEntry
 }
 
 // NewRecoveryVault creates a vault for copies from another region.

@@ -3,17 +3,24 @@ package restorable
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
 )
 
 // WriteReport writes, for every restorable resource in the app that holds scope,
-// where its data comes from, what the next `cdk deploy` does to it, and the
-// command lines that restore it. The example app prints it to stderr after it
-// synthesizes, so `cdk synth` and `cdk deploy` show it.
+// where its data comes from, what the next `cdk deploy` does to it, the stack
+// outputs that hold its identifiers, and the command lines that restore it.
+// Synth and Run print it; an app synthesized by the CDK CLI prints it by
+// itself, once, when it validates.
 func WriteReport(w io.Writer, scope constructs.Construct) error {
-	resources := registryOf(scope).all()
+	_, err := io.WriteString(w, report(registryOf(scope)))
+	return err
+}
+
+func report(reg *registry) string {
+	resources := reg.all()
 	var b strings.Builder
 	fmt.Fprintf(&b, "restorable: %d restorable resource(s)\n", len(resources))
 	for _, r := range resources {
@@ -22,37 +29,84 @@ func WriteReport(w io.Writer, scope constructs.Construct) error {
 			fmt.Fprintf(&b, "    %s\n", line)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.String()
 }
 
-// reportLines describes an Aurora cluster for the synth report.
+// printReportOnce prints the report to stderr, the first time it is asked to
+// in this process.
+func printReportOnce(reg *registry) {
+	reg.mu.Lock()
+	done := reg.reported
+	reg.reported = true
+	reg.mu.Unlock()
+	if !done {
+		fmt.Fprint(os.Stderr, report(reg))
+	}
+}
+
+// reportLines describes an Aurora cluster for the synth report: what the next
+// deploy does with its actual props, and where its identifiers are.
 func (c *AuroraCluster) reportLines() []string {
 	path := *c.Node().Path()
 	key := func(k string) string { return ContextKey(path, k) }
+	prefix := outputPrefix(c)
 	lines := []string{"source:  " + c.describeSource()}
 	if c.source.kind == KindNew {
 		lines = append(lines, "deploy:  creates the cluster if it does not exist; an existing cluster keeps its data")
 	} else {
 		lines = append(lines,
-			"deploy:  restores in place on the deploy that sets or changes this source (the cluster and its instances are replaced, the old cluster is kept by deletion protection); later deploys with the same source change nothing",
+			"deploy:  restores on the deploy that sets or changes this source: CloudFormation creates a new cluster and instances from it and "+c.oldClusterFate()+"; later deploys with the same source change nothing",
 			"keep:    this source in cdk.json for every later deploy until the next restore")
 	}
+	if c.adopt {
+		lines = append(lines, "adopt:   keeps the create-only properties and credentials of the cluster awsrds.NewDatabaseCluster made; keep Adopt set")
+	}
+	protection := "off: a restore or removal deletes the old cluster after its final snapshot"
+	if c.deletionProtection {
+		protection = "on: a restore leaves the old cluster for you to check and retire"
+	}
+	lines = append(lines, "deletion protection: "+protection)
+	outputs := prefix + OutputClusterIdentifier + " (current identifier), " + prefix + OutputClusterResourceID + ", " + prefix + OutputPointInTimeRestoreCommand + ", " + prefix + OutputListSnapshotsCommand
+	if c.writerRecord != nil {
+		outputs += ", " + prefix + OutputStableHostname + " (a host name no restore changes)"
+	}
+	lines = append(lines, "outputs: "+outputs)
 	if c.protection != nil {
 		lines = append(lines, "backup:  selected by ARN in "+*c.protection.Node().Path()+"'s plan")
 	}
-	if c.writerRecord != nil {
-		lines = append(lines, "endpoint: consumers use the stable endpoint (stack output "+outputPrefix(c)+"StableHostname), a CNAME that every restore points at the new cluster")
-	}
 	lines = append(lines,
-		"guard:   a deploy that would replace this cluster with an empty one fails first (template fingerprint "+c.guard.fingerprint()+")",
-		"consent: cdk deploy -c '"+key(ContextAllowReplace)+"=<current cluster identifier: stack output "+outputPrefix(c)+"ClusterIdentifier>' (one deploy, this cluster only)")
+		"guard:   a deploy that would replace or delete this cluster fails first (template fingerprint "+c.guard.fingerprint()+")",
+		"consent: cdk deploy -c '"+key(ContextAllowReplace)+"=<stack output "+prefix+OutputClusterIdentifier+">' (one deploy, this cluster only)")
 	if c.backtrackHours > 0 {
 		lines = append(lines, fmt.Sprintf("rewind:  backtracking keeps %g hours; rewinding is outside CloudFormation: aws rds backtrack-db-cluster --db-cluster-identifier <current identifier> --backtrack-to <RFC 3339 time>", c.backtrackHours))
 	}
 	lines = append(lines,
 		"restore: cdk deploy -c "+key(ContextSnapshotArn)+"=<snapshot name or ARN>",
-		"         cdk deploy -c "+key(ContextRestoreToTime)+"=<RFC 3339 time|latest> -c "+key(ContextRestoreSourceCluster)+"=<current cluster identifier>",
-		"         cdk deploy -c "+key(ContextCloneSourceCluster)+"=<cluster to clone>")
+		"         cdk deploy -c "+key(ContextRestoreToTime)+"=<RFC 3339 time|latest> -c "+key(ContextRestoreSourceCluster)+"=<stack output "+prefix+OutputClusterIdentifier+">")
+	if c.source.kind == KindClone {
+		// Only a clone is refreshed by cloning again.
+		lines = append(lines, "         cdk deploy -c "+key(ContextCloneSourceCluster)+"=<cluster to clone> (a fresh clone)")
+	}
 	return lines
+}
+
+// reportLines describes a file system for the synth report.
+func (c *FileSystem) reportLines() []string {
+	path := *c.Node().Path()
+	prefix := outputPrefix(c)
+	source := "source:  its own data"
+	if c.point != nil {
+		source = "source:  recovery point " + c.point.ARN + " (restored into the file system on the deploy that sets it, up to 12 hours; later deploys change nothing)"
+	}
+	lines := []string{source}
+	if c.adopt {
+		lines = append(lines, "adopt:   keeps the encryption and performance mode awsefs.NewFileSystem gave it; keep Adopt set")
+	}
+	return append(lines,
+		"outputs: "+prefix+OutputFileSystemID+", "+prefix+OutputListRecoveryPointsCommand,
+		"backup:  selected by ARN in "+*c.protection.Node().Path()+"'s plan (EFS automatic backups off)",
+		"guard:   a deploy that would replace or delete this file system fails first (template fingerprint "+c.guard.fingerprint()+")",
+		"consent: cdk deploy -c '"+ContextKey(path, ContextAllowReplace)+"=<stack output "+prefix+OutputFileSystemID+">' (one deploy, this file system only)",
+		"restore: cdk deploy -c "+ContextKey(path, ContextEFSRecoveryPointArn)+"=<recovery point ARN: stack output "+prefix+OutputListRecoveryPointsCommand+" lists them>",
+	)
 }

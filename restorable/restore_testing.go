@@ -182,12 +182,3 @@ func (t *restoreTesting) newRole() awsiam.Role {
 			reason: "A drill restores into new resources that AWS Backup names during the drill, so their ARNs are not known; the role can create and restore, never delete (AWS Backup's service-linked role deletes the copies), and only AWS Backup, for this account, can assume it."})
 	return role
 }
-
-// lazyList produces a list when the template is synthesized.
-type lazyList struct{ produce func() []*string }
-
-// Produce implements awscdk.IStableListProducer.
-func (l *lazyList) Produce() *[]*string {
-	out := l.produce()
-	return &out
-}

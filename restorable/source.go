@@ -81,6 +81,10 @@ type AuroraSource struct {
 	// storage with its source until either side writes.
 	// Default: false.
 	Clone bool
+
+	// from names the settings the values came from, for messages: the context
+	// keys when AuroraClusterFromContext read them, the fields otherwise.
+	from *sourceSettings
 }
 
 // Kind reports which kind of source s describes. It does not validate s.
@@ -99,7 +103,16 @@ func (s AuroraSource) Kind() SourceKind {
 
 // IsZero reports whether s is the zero value: a new, empty cluster.
 func (s AuroraSource) IsZero() bool {
+	s.from = nil
 	return s == AuroraSource{}
+}
+
+// settings are the names of s's settings in messages.
+func (s AuroraSource) settings() sourceSettings {
+	if s.from != nil {
+		return *s.from
+	}
+	return propSettings
 }
 
 // sourceSettings names the settings of an AuroraSource in error messages: the
@@ -128,20 +141,24 @@ type resolvedSource struct {
 	restoreTime string
 	latest      bool
 	at          time.Time
+	// setting names the restore time's setting, for messages.
+	setting string
 }
 
 // restoreTimeLayout is the UTC form RDS documents for RestoreToTime, for example
 // 2015-03-07T23:45:00Z.
 const restoreTimeLayout = "2006-01-02T15:04:05Z"
 
-// resolve validates s and normalizes it. region is the stack's region, or empty
-// (or a token) when the stack is environment-agnostic; a known region is checked
-// against the region in ARNs.
-func (s AuroraSource) resolve(names sourceSettings, region string) (resolvedSource, error) {
+// resolve validates s and normalizes it; it is the one validation of a
+// source. region is the stack's region, or empty (or a token) when the stack is
+// environment-agnostic; a known region is checked against the region in ARNs.
+// now is the clock a restore time is judged against.
+func (s AuroraSource) resolve(region string, now time.Time) (resolvedSource, error) {
+	names := s.settings()
 	if err := s.checkExclusive(names); err != nil {
 		return resolvedSource{}, err
 	}
-	r := resolvedSource{kind: s.Kind(), sourceCluster: s.SourceCluster}
+	r := resolvedSource{kind: s.Kind(), sourceCluster: s.SourceCluster, setting: names.restoreToTime}
 	switch r.kind {
 	case KindNew:
 		return r, nil
@@ -170,6 +187,11 @@ func (s AuroraSource) resolve(names sourceSettings, region string) (resolvedSour
 	at, latest, err := parseRestoreTime(names.restoreToTime, s.RestoreToTime)
 	if err != nil {
 		return resolvedSource{}, err
+	}
+	if !latest && !at.IsZero() {
+		if err := checkRestoreWindow(names.restoreToTime, s.RestoreToTime, at, now); err != nil {
+			return resolvedSource{}, err
+		}
 	}
 	r.latest, r.at = latest, at
 	if !latest && !isToken(s.RestoreToTime) {
@@ -272,23 +294,48 @@ func (r resolvedSource) sourceDescription() string {
 	}
 }
 
-// warnings returns what is legal but most likely a mistake, judged against now.
-// The clock is read only for these warnings, never into the template.
-func (r resolvedSource) warnings(setting string, now time.Time) []string {
+// checkRestoreWindow rejects a time that RDS is certain to reject: one in the
+// future, and one older than the longest backup retention Aurora allows (35
+// days: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Backups.html).
+// RDS restores only to a time between the source's EarliestRestorableTime and
+// its LatestRestorableTime, which trails the present by about five minutes
+// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterToPointInTime.html).
+func checkRestoreWindow(setting, given string, at, now time.Time) error {
+	clock := "this machine's clock says it is now " + now.UTC().Format(restoreTimeLayout)
+	if at.After(now) {
+		return inputErr(setting, given, "is in the future ("+clock+"), and RDS restores only to a time before the source's LatestRestorableTime, about five minutes ago",
+			"give the last second before the incident, or latest; if this machine's clock is wrong, fix it first")
+	}
+	if days := now.Sub(at); days > maxBackupRetention {
+		return inputErr(setting, given, fmt.Sprintf("is %d days ago (%s), and Aurora keeps continuous backups for at most 35 days, so RDS rejects a time before the source's EarliestRestorableTime",
+			int(days.Hours()/24), clock),
+			"restore a snapshot from that time instead: list them with aws rds describe-db-cluster-snapshots, then use snapshotArn")
+	}
+	return nil
+}
+
+// warnings returns what is legal but likely to fail, judged against now and
+// the source cluster's backup retention (0 when unknown).
+func (r resolvedSource) warnings(setting string, now time.Time, retentionDays float64) []string {
 	if r.kind != KindPointInTime || r.latest || r.at.IsZero() {
 		return nil
 	}
+	clock := "this machine's clock says it is now " + now.UTC().Format(restoreTimeLayout)
 	var out []string
-	if r.at.After(now) {
-		out = append(out, fmt.Sprintf("%s=%s is in the future (it is now %s). RDS rejects a time after the source's LatestRestorableTime, which trails the present by about five minutes. Use the last second before the incident, or latest.",
-			setting, r.restoreTime, now.UTC().Format(restoreTimeLayout)))
+	if now.Sub(r.at) < latestRestorableLag {
+		out = append(out, fmt.Sprintf("%s=%s is less than five minutes ago (%s). RDS rejects a time after the source's LatestRestorableTime, which trails the present by about five minutes; check it with aws rds describe-db-clusters --query 'DBClusters[0].LatestRestorableTime', or use latest.",
+			setting, r.restoreTime, clock))
 	}
-	if now.Sub(r.at) > maxBackupRetention {
-		out = append(out, fmt.Sprintf("%s=%s is %d days ago. Aurora keeps continuous backups for at most 35 days, so RDS rejects a time before the source's EarliestRestorableTime. For older data, restore a snapshot.",
-			setting, r.restoreTime, int(now.Sub(r.at).Hours()/24)))
+	if retentionDays > 0 && now.Sub(r.at) > time.Duration(retentionDays*24)*time.Hour {
+		out = append(out, fmt.Sprintf("%s=%s is %d days ago (%s), longer than this cluster's backup retention of %g days. If the source is this cluster, RDS rejects a time before its EarliestRestorableTime; check it with aws rds describe-db-clusters --query 'DBClusters[0].EarliestRestorableTime', or restore a snapshot.",
+			setting, r.restoreTime, int(now.Sub(r.at).Hours()/24), clock, retentionDays))
 	}
 	return out
 }
+
+// latestRestorableLag is how far the latest restorable time of an Aurora
+// cluster typically trails the present.
+const latestRestorableLag = 5 * time.Minute
 
 // displayPath is a construct's path as users wrote it: the L2 inside a restorable
 // construct sits under the hidden id "Default", which is left out.
@@ -307,6 +354,9 @@ func parseRestoreTime(setting, v string) (time.Time, bool, error) {
 		return time.Time{}, false, nil
 	}
 	const fix = "give the time in RFC 3339 format: UTC like 2026-11-20T10:15:22Z, with an offset like 2026-11-20T19:15:22+09:00, or latest"
+	if err := checkRaw(setting, v, "a time"); err != nil {
+		return time.Time{}, false, err
+	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
 		return time.Time{}, false, inputErr(setting, v, "is not a time in RFC 3339 format with a time zone", fix)
@@ -337,15 +387,28 @@ const (
 	maxSnapshotIdentifier = 255
 )
 
+// checkRaw rejects the mistakes of copying a value by hand: an empty value,
+// spaces around it, and quotes around it (a shell or cdk.json quoting twice).
+func checkRaw(setting, v, what string) error {
+	t := strings.TrimSpace(v)
+	switch {
+	case t == "":
+		return inputErr(setting, v, "is empty", "give "+what+", or leave the setting out")
+	case len(t) >= 2 && strings.ContainsAny(t[:1], `"'`) && t[len(t)-1] == t[0]:
+		return inputErr(setting, v, "is wrapped in quotes, which are part of the value as given",
+			"remove the quotes: in cdk.json the JSON string's own quotes are enough, and on the command line quote the whole argument, -c '"+setting+"="+t[1:len(t)-1]+"'")
+	case t != v:
+		return inputErr(setting, v, "has leading or trailing spaces", "remove the spaces")
+	}
+	return nil
+}
+
 func validateSnapshotIdentifier(setting, v, region string) error {
 	if isToken(v) {
 		return nil
 	}
-	if strings.TrimSpace(v) == "" {
-		return inputErr(setting, v, "is empty", "give the name or ARN of a DB cluster snapshot, or leave the setting out for a new cluster")
-	}
-	if strings.TrimSpace(v) != v {
-		return inputErr(setting, v, "has leading or trailing spaces", "remove the spaces")
+	if err := checkRaw(setting, v, "the name or ARN of a DB cluster snapshot"); err != nil {
+		return err
 	}
 	if !strings.HasPrefix(v, "arn:") {
 		return validateSnapshotName(setting, v)
@@ -403,6 +466,9 @@ func validateClusterIdentifier(setting, v, region string) error {
 	if isToken(v) {
 		return nil
 	}
+	if err := checkRaw(setting, v, "the identifier or ARN of a DB cluster"); err != nil {
+		return err
+	}
 	if strings.HasPrefix(v, "arn:") {
 		a, err := parseARN(setting, v)
 		if err != nil {
@@ -430,6 +496,9 @@ func validateClusterIdentifier(setting, v, region string) error {
 func validateClusterResourceID(setting, v string) error {
 	if isToken(v) {
 		return nil
+	}
+	if err := checkRaw(setting, v, "the resource ID of a DB cluster"); err != nil {
+		return err
 	}
 	if !resourceIDPattern.MatchString(v) {
 		return inputErr(setting, v, "is not a DB cluster resource ID (cluster- followed by upper-case letters and digits)",

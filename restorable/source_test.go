@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -38,7 +41,7 @@ func TestAuroraSourceResolveAcceptsEveryRealShape(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.give.resolve(propSettings, tt.region)
+			got, err := tt.give.resolve(tt.region, testNow)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantKind, got.kind)
 			assert.Equal(t, tt.wantKind, tt.give.Kind())
@@ -87,10 +90,17 @@ func TestAuroraSourceResolveRejectsBadInputWithValueAndFix(t *testing.T) {
 		{"source cluster ARN of a snapshot", AuroraSource{RestoreToTime: "latest", SourceClusterIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:s"}, "", "AuroraSource.SourceClusterIdentifier", "not a DB cluster ARN", "arn:aws:rds:<region>:<account>:cluster:<identifier>"},
 		{"source cluster in another region", AuroraSource{RestoreToTime: "latest", SourceClusterIdentifier: "arn:aws:rds:us-east-1:123456789012:cluster:prod"}, "ap-northeast-1", "AuroraSource.SourceClusterIdentifier", "region us-east-1", "deploy the restore in us-east-1"},
 		{"invalid resource ID", AuroraSource{RestoreToTime: "latest", SourceClusterResourceID: "db-ABC"}, "", "AuroraSource.SourceClusterResourceID", "not a DB cluster resource ID", "describe-db-cluster-automated-backups"},
+		{"snapshot ARN in quotes", AuroraSource{SnapshotIdentifier: `"arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:s1"`}, "", "AuroraSource.SnapshotIdentifier", "wrapped in quotes", "remove the quotes"},
+		{"snapshot name in single quotes", AuroraSource{SnapshotIdentifier: `'before-incident'`}, "", "AuroraSource.SnapshotIdentifier", "wrapped in quotes", "=before-incident'"},
+		{"time in quotes", AuroraSource{RestoreToTime: `"2026-11-20T10:15:22Z"`, SourceClusterIdentifier: "prod"}, "", "AuroraSource.RestoreToTime", "wrapped in quotes", "remove the quotes"},
+		{"source in quotes", AuroraSource{RestoreToTime: "latest", SourceClusterIdentifier: `"prod"`}, "", "AuroraSource.SourceClusterIdentifier", "wrapped in quotes", "remove the quotes"},
+		{"a time in the future", AuroraSource{RestoreToTime: "2026-12-01T10:15:22Z", SourceClusterIdentifier: "prod"}, "", "AuroraSource.RestoreToTime", "is in the future (this machine's clock says it is now 2026-11-22T12:00:00Z)", "the last second before the incident"},
+		{"a second in the future", AuroraSource{RestoreToTime: "2026-11-22T21:00:01+09:00", SourceClusterIdentifier: "prod"}, "", "AuroraSource.RestoreToTime", "is in the future", "latest"},
+		{"older than Aurora keeps backups", AuroraSource{RestoreToTime: "2026-10-11T12:00:00Z", SourceClusterIdentifier: "prod"}, "", "AuroraSource.RestoreToTime", "is 42 days ago (this machine's clock says it is now 2026-11-22T12:00:00Z), and Aurora keeps continuous backups for at most 35 days", "restore a snapshot"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.give.resolve(propSettings, tt.region)
+			_, err := tt.give.resolve(tt.region, testNow)
 			require.Error(t, err)
 			var ie *InputError
 			require.ErrorAs(t, err, &ie)
@@ -103,17 +113,19 @@ func TestAuroraSourceResolveRejectsBadInputWithValueAndFix(t *testing.T) {
 }
 
 func TestErrorMessageNamesValueAndFix(t *testing.T) {
-	_, err := AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:snapshot:mydb"}.resolve(propSettings, "")
+	_, err := AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:snapshot:mydb"}.resolve("", testNow)
 	require.Error(t, err)
 	assert.Equal(t,
 		`restorable: AuroraSource.SnapshotIdentifier="arn:aws:rds:ap-northeast-1:123456789012:snapshot:mydb": is a DB instance snapshot, and an Aurora cluster restores from DB cluster snapshots. Fix: use a cluster snapshot ARN (…:cluster-snapshot:<name>); to move an RDS instance into Aurora, first migrate its snapshot (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Migrating.RDSMySQL.Snapshot.html)`,
 		err.Error())
 }
 
+// testNow is the clock of these tests.
+var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
 func TestRestoreTimeWarnings(t *testing.T) {
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	resolve := func(at string) resolvedSource {
-		r, err := AuroraSource{RestoreToTime: at, SourceClusterIdentifier: "prod"}.resolve(propSettings, "")
+		r, err := AuroraSource{RestoreToTime: at, SourceClusterIdentifier: "prod"}.resolve("", testNow)
 		require.NoError(t, err)
 		return r
 	}
@@ -124,12 +136,13 @@ func TestRestoreTimeWarnings(t *testing.T) {
 		{"2026-11-20T10:15:22Z", nil},
 		{"latest", nil},
 		{"2026-11-22T13:00:00+09:00", nil}, // 04:00 UTC, in the past
-		{"2026-11-22T12:00:01Z", []string{"is in the future (it is now 2026-11-22T12:00:00Z)"}},
-		{"2026-10-01T00:00:00Z", []string{"is 52 days ago", "at most 35 days"}},
+		{"2026-11-22T11:58:00Z", []string{"is less than five minutes ago (this machine's clock says it is now 2026-11-22T12:00:00Z)", "LatestRestorableTime"}},
+		{"2026-11-10T12:00:00Z", []string{"is 12 days ago", "longer than this cluster's backup retention of 7 days", "EarliestRestorableTime"}},
+		{"2026-10-20T12:00:00Z", []string{"is 33 days ago"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
-			got := resolve(tt.give).warnings("restoreToTime", now)
+			got := resolve(tt.give).warnings(AuroraSource{}.settings().restoreToTime, testNow, 7)
 			if tt.want == nil {
 				assert.Empty(t, got)
 				return
@@ -142,26 +155,73 @@ func TestRestoreTimeWarnings(t *testing.T) {
 	}
 }
 
+func TestContextValuesNameTheirKeys(t *testing.T) {
+	names := sourceSettings{snapshot: "AppStack/Database.snapshotArn", restoreToTime: "restoreToTime", sourceCluster: "restoreSourceCluster"}
+	_, err := AuroraSource{RestoreToTime: "2026-12-01T10:15:22Z", SourceClusterIdentifier: "prod", from: &names}.resolve("", testNow)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `restorable: restoreToTime="2026-12-01T10:15:22Z": is in the future`)
+	assert.True(t, AuroraSource{from: &names}.IsZero(), "where the values came from is not a value")
+}
+
+// fakeEngine stands in for an awsrds engine, so props validate without jsii.
+type fakeEngine struct{ awsrds.IClusterEngine }
+
+func TestPropsValidateWithoutJsii(t *testing.T) {
+	engine := fakeEngine{}
+	tests := []struct {
+		name string
+		give AuroraClusterProps
+		want string
+	}{
+		{"no engine", AuroraClusterProps{}, "restorable: Engine: is not set. Fix: set Engine"},
+		{"fixed identifier", AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine, ClusterIdentifier: jsii.String("prod-db")}},
+			`restorable: ClusterIdentifier="prod-db": fixes the cluster's name, but a restore replaces the cluster`},
+		{"removal policy destroy", AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine, RemovalPolicy: awscdk.RemovalPolicy_DESTROY}},
+			`restorable: RemovalPolicy="DESTROY": would delete the cluster's data`},
+		{"read replica", AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine, ReplicationSourceIdentifier: jsii.String("src")}},
+			`restorable: ReplicationSourceIdentifier="src": makes the cluster a read replica`},
+		{"consent that is no cluster identifier", AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine}, AllowReplace: "1-cluster"},
+			`restorable: AllowReplace="1-cluster": is not a valid DB cluster identifier`},
+		{"a bad source", AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine}, Source: AuroraSource{SnapshotIdentifier: "a b"}},
+			`restorable: AuroraSource.SnapshotIdentifier="a b": is not a valid DB cluster snapshot identifier`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.give.validate("", testNow)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	src, err := AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine}, AllowReplace: "appstack-database-1abc",
+		Source: AuroraSource{SnapshotIdentifier: "before-incident"}}.validate("", testNow)
+	require.NoError(t, err)
+	assert.Equal(t, KindSnapshot, src.kind)
+}
+
 func TestEFSRecoveryPointValidation(t *testing.T) {
 	const good = "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
-	require.NoError(t, validateEFSRecoveryPoint("efsRecoveryPointArn", good, "ap-northeast-1"))
-	require.NoError(t, validateEFSRecoveryPoint("efsRecoveryPointArn", good, ""))
-	require.NoError(t, validateEFSRecoveryPoint("efsRecoveryPointArn", "arn:aws:backup:ap-northeast-1:210987654321:recovery-point:1eb3b5e7-9eb0-435a-a80b-108b488b0d45", "ap-northeast-1"))
+	p, err := parseRecoveryPoint("efsRecoveryPointArn", good, "ap-northeast-1")
+	require.NoError(t, err)
+	assert.Equal(t, "1EB3B5E7-9EB0-435A-A80B-108B488B0D45", p.ID)
+	_, err = parseRecoveryPoint("efsRecoveryPointArn", good, "")
+	require.NoError(t, err)
 	tests := []struct {
 		give, region, problem, fix string
 	}{
 		{"", "", "is empty", "leave the setting out"},
-		{"arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:awsbackup:job-1", "", "recovery point of an Aurora cluster", "-c snapshotArn="},
+		{`"` + good + `"`, "", "wrapped in quotes", "remove the quotes"},
+		{"arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:awsbackup:job-1", "", "recovery point of an Aurora cluster", "snapshotArn"},
 		{"arn:aws:s3:ap-northeast-1:123456789012:bucket", "", "not an AWS Backup recovery point ARN", "ListRecoveryPointsCommand"},
 		{"arn:aws:backup:ap-northeast-1:123456789012:backup-vault:v", "", "not an AWS Backup recovery point ARN", "recovery-point:<ID>"},
 		{"arn:aws:backup:ap-northeast-1:123456789012:recovery-point:continuous:cluster-abc", "", "continuous backup", "ListRecoveryPointsCommand"},
 		{"arn:aws:backup:ap-northeast-1:123456789012:recovery-point:not-a-uuid", "", "does not end in the ID of an EFS recovery point", "list-recovery-points-by-resource"},
+		{"arn:aws:backup:ap-northeast-1:123456789012:recovery-point:../../x", "", "does not end in the ID of an EFS recovery point", "list-recovery-points-by-resource"},
 		{"arn:aws:backup:us-east-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45", "ap-northeast-1", "is in region us-east-1, but the stack deploys to ap-northeast-1", "aws backup start-copy-job"},
-		{"recovery-point:1EB3B5E7", "", "not a valid ARN", "arn:<partition>"},
+		{"recovery-point:1EB3B5E7", "", "not a valid ARN", "list-recovery-points-by-resource"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
-			err := validateEFSRecoveryPoint("efsRecoveryPointArn", tt.give, tt.region)
+			_, err := parseRecoveryPoint("efsRecoveryPointArn", tt.give, tt.region)
 			var ie *InputError
 			require.ErrorAs(t, err, &ie)
 			assert.Equal(t, "efsRecoveryPointArn", ie.Setting)
@@ -169,6 +229,33 @@ func TestEFSRecoveryPointValidation(t *testing.T) {
 			assert.Contains(t, ie.Fix, tt.fix)
 		})
 	}
+}
+
+func TestNearKeysAreCaught(t *testing.T) {
+	tests := []struct{ give, want string }{
+		{"snapshotARN", "snapshotArn"},
+		{"snapshot_arn", "snapshotArn"},
+		{"SnapshotArn", "snapshotArn"},
+		{"snapshot-arn", "snapshotArn"},
+		{"restoreTime", "restoreToTime"},
+		{"restoreToTimes", "restoreToTime"},
+		{"restoreSourceClusterId", "restoreSourceCluster"},
+		{"allow_replace", "allowReplace"},
+		{"cloneSourceClusters", "cloneSourceCluster"},
+		{"efsRecoveryPointAr", "efsRecoveryPointArn"},
+		{"efsRecoveryPointARN", "efsRecoveryPointArn"},
+		// other tools' keys stay untouched
+		{"primaryRegion", ""},
+		{"@aws-cdk/core:target-partitions", ""},
+		{"aws:cdk:enable-path-metadata", ""},
+		{"snapshot", ""},
+		{"stage", ""},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, nearKey(tt.give), tt.give)
+	}
+	assert.Equal(t, 2, editDistance("restoretime", "restoretotime"))
+	assert.Equal(t, "snapshotArn", nearest("SnapshotArn", keysFor(kindAuroraCluster)))
 }
 
 func TestNamePatterns(t *testing.T) {
@@ -193,6 +280,4 @@ func TestNamePatterns(t *testing.T) {
 	} {
 		assert.Equal(t, tt.want, tt.pattern.MatchString(tt.give), "%s against %s", tt.give, tt.pattern)
 	}
-	assert.Equal(t, "AppStackFiles", sidSuffix("AppStack/Files"))
-	assert.Equal(t, "DrStackUploadsv2", sidSuffix("Dr-Stack/Uploads.v2"))
 }

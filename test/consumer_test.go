@@ -64,9 +64,23 @@ func TestConsumerModuleBuildsTheHandlerFromTheModuleCache(t *testing.T) {
 	var consumer map[string]interface{}
 	require.NoError(t, json.Unmarshal(raw, &consumer))
 	ours := lambdaCodeKeys(t, templateJSON(t, first(newCluster(t, nil))))
+	require.Len(t, ours, 1)
 	assert.Equal(t, ours, lambdaCodeKeys(t, consumer))
 	_, guard := onlyResource(t, consumer, "Custom::RestorableGuard")
-	assert.Equal(t, "ConsumerStack/Database", props(guard)["Resource"])
+	assert.Contains(t, fmtJSON(props(guard)["Resources"]), `"Path":"ConsumerStack/Database"`)
+}
+
+// lambdaCodeKeys returns the S3 keys of the Go handler functions' code.
+func lambdaCodeKeys(t *testing.T, tmpl map[string]interface{}) []string {
+	t.Helper()
+	_, fns := resourcesOfType(t, tmpl, "AWS::Lambda::Function")
+	var keys []string
+	for _, fn := range fns {
+		if props(fn)["Handler"] == "bootstrap" {
+			keys = append(keys, props(fn)["Code"].(map[string]interface{})["S3Key"].(string))
+		}
+	}
+	return keys
 }
 
 // goOutput runs the go command in dir and returns its standard output.

@@ -1,258 +1,201 @@
 package test
 
 import (
-	"bytes"
-	"regexp"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restorable-cdk/restorable/internal/contract"
 	"github.com/restorable-cdk/restorable/internal/guard"
 	"github.com/restorable-cdk/restorable/restorable"
 )
 
-// guardOf returns the logical ID and properties of the guard of the one cluster.
-func guardOf(t *testing.T, tmpl map[string]interface{}) (string, map[string]interface{}) {
+// guardIDOf returns the logical ID of the stack's one guard.
+func guardIDOf(t *testing.T, tmpl map[string]interface{}) string {
 	t.Helper()
-	return guardFor(t, tmpl, clusterIDOf(t, tmpl))
+	id, _ := onlyResource(t, tmpl, restorable.GuardResourceType)
+	return id
 }
 
-// guardFor returns the logical ID and properties of the guard that protects the
-// resource with the given logical ID.
-func guardFor(t *testing.T, tmpl map[string]interface{}, logicalID string) (string, map[string]interface{}) {
-	t.Helper()
-	ids, guards := resourcesOfType(t, tmpl, restorable.GuardResourceType)
-	for i, g := range guards {
-		if props(g)["LogicalId"] == logicalID {
-			return ids[i], props(g)
-		}
-	}
-	t.Fatalf("no guard protects %s", logicalID)
-	return "", nil
-}
-
-// guardProps parses synthesized guard properties as the handler would; the
+// guardProps parses the synthesized guard properties as the handler does; the
 // template's intrinsics stand for the values CloudFormation resolves, and equal
 // intrinsics resolve to equal values.
 func guardProps(t *testing.T, tmpl map[string]interface{}) guard.Props {
 	t.Helper()
-	_, raw := guardOf(t, tmpl)
-	p, err := guard.ParseProps(raw)
+	_, g := onlyResource(t, tmpl, restorable.GuardResourceType)
+	p, err := guard.ParseProps(props(g))
 	require.NoError(t, err)
 	return p
 }
 
-func TestGuardIsUpdatedBeforeTheCluster(t *testing.T) {
-	stack, _ := newCluster(t, nil)
+func TestTheStacksGuard(t *testing.T) {
+	// GIVEN a stack with a restorable cluster, a restorable file system (which
+	// joins the stack's protection, and so its vault), and a plain cluster
+	stack, _ := newCluster(t, nil, func(stack awscdk.Stack, p *restorable.AuroraClusterProps) {
+		restorable.NewFileSystem(stack, jsii.String("Files"), &restorable.FileSystemProps{FileSystemProps: awsefs.FileSystemProps{Vpc: p.Vpc}})
+		awsrds.NewDatabaseCluster(stack, jsii.String("Legacy"), &awsrds.DatabaseClusterProps{Engine: p.Engine, Vpc: p.Vpc,
+			Writer: awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil)})
+	})
 	tmpl := templateJSON(t, stack)
-	guardID, g := guardOf(t, tmpl)
-	clusterID, cluster := onlyResource(t, tmpl, "AWS::RDS::DBCluster")
-	// The cluster depends on its guard, so CloudFormation updates the guard first
-	// and stops the update before it reaches the cluster.
-	assert.Contains(t, cluster["DependsOn"], guardID)
-	assert.Equal(t, clusterID, g[guard.PropLogicalID])
-	assert.Equal(t, "AppStack/Database", g[guard.PropResource])
-	assert.Equal(t, "AWS::RDS::DBCluster", g[guard.PropResourceType])
-	assert.Equal(t, "AppStack/Database.allowReplace", g[guard.PropConsentKey])
-	assert.NotContains(t, g, guard.PropAllowReplace)
-	// It watches every create-only property the cluster sets, resolved by
-	// CloudFormation at deploy, and the (empty) restore source.
-	keyID, _ := onlyResource(t, tmpl, "AWS::KMS::Key")
-	subnetsID, _ := onlyResource(t, tmpl, "AWS::RDS::DBSubnetGroup")
-	assert.Equal(t, map[string]interface{}{
-		"DBSubnetGroupName": map[string]interface{}{"Ref": subnetsID},
-		"Engine":            "aurora-postgresql",
-		"KmsKeyId":          map[string]interface{}{"Fn::GetAtt": []interface{}{keyID, "Arn"}},
-		"MasterUsername":    "postgres",
-		"StorageEncrypted":  true,
-	}, g[guard.PropCreateOnly])
-	assert.Equal(t, map[string]interface{}{}, g[guard.PropSource])
-	// Its service token is the stack's one guard provider.
-	fnIDs, fns := resourcesOfType(t, tmpl, "AWS::Lambda::Function")
-	var frameworkID string
-	for i, fn := range fns {
-		if props(fn)["Handler"] == "framework.onEvent" {
-			frameworkID = fnIDs[i]
+	guardID, g := onlyResource(t, tmpl, restorable.GuardResourceType)
+	clusterID, cluster := byPath(t, tmpl, "AppStack/Database/Default")
+	filesID, files := byPath(t, tmpl, "AppStack/Files/Default")
+	vaultID, vault := byPath(t, tmpl, "AppStack/RestorableProtection/Vault")
+	legacyID, _ := byPath(t, tmpl, "AppStack/Legacy")
+	p := guardProps(t, tmpl)
+
+	t.Run("one entry per restorable resource, by logical ID", func(t *testing.T) {
+		require.Len(t, p.Resources, 3)
+		assert.Equal(t, "AppStack/Database", p.Resources[clusterID].Path)
+		assert.Equal(t, contract.TypeDBCluster, p.Resources[clusterID].Type)
+		assert.Equal(t, "AppStack/Files", p.Resources[filesID].Path)
+		assert.Equal(t, "AppStack/RestorableProtection", p.Resources[vaultID].Path)
+		keyID, _ := byPath(t, tmpl, "AppStack/Database/Key")
+		subnets, _ := byPath(t, tmpl, "AppStack/Database/Default/Subnets/Default")
+		assert.Equal(t, map[string]interface{}{
+			"DBSubnetGroupName": map[string]interface{}{"Ref": subnets},
+			"Engine":            "aurora-postgresql",
+			"KmsKeyId":          map[string]interface{}{"Fn::GetAtt": []interface{}{keyID, "Arn"}},
+			"MasterUsername":    props(cluster)["MasterUsername"],
+			"StorageEncrypted":  true,
+		}, p.Resources[clusterID].CreateOnly)
+		assert.Empty(t, p.Resources[clusterID].Source)
+		assert.Equal(t, true, p.Resources[filesID].CreateOnly["Encrypted"])
+		assert.Equal(t, "AppStack", p.Stack)
+		assert.Empty(t, p.Consent)
+	})
+	t.Run("the template's every resource of a guarded type, restorable's or not", func(t *testing.T) {
+		assert.Equal(t, map[string]bool{clusterID: true, filesID: true, vaultID: true, legacyID: true}, p.Present)
+	})
+	t.Run("updated before every guarded resource", func(t *testing.T) {
+		for _, r := range []map[string]interface{}{cluster, files, vault} {
+			assert.Contains(t, r["DependsOn"], guardID)
 		}
-	}
-	assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{frameworkID, "Arn"}}, g["ServiceToken"])
-	// Removing the guard never blocks a deploy.
-	_, raw := resourceByID(t, tmpl, guardID)
-	assert.Equal(t, "Delete", raw["DeletionPolicy"])
+		assert.False(t, dependsOn(tmpl, guardID)[clusterID], "the guard must not depend on the cluster")
+	})
+	t.Run("one Go function that answers CloudFormation itself, with a short timeout", func(t *testing.T) {
+		fnID, fn := functionWithHandler(t, tmpl, contract.HandlerGuard)
+		assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{fnID, "Arn"}}, props(g)["ServiceToken"])
+		assert.Equal(t, "300", fmtJSONString(props(g)["ServiceTimeout"]))
+		assert.Equal(t, "provided.al2023", props(fn)["Runtime"])
+		assert.Equal(t, []interface{}{"arm64"}, props(fn)["Architectures"])
+		assert.Empty(t, underPath(tmpl, "AppStack/RestorableGuard", "AWS::Lambda::Function")[1:], "no provider framework")
+		assert.Equal(t, "Delete", g["DeletionPolicy"], "removing the guard never blocks a deploy")
+	})
+	t.Run("its role reads its own stack and describes, and nothing else", func(t *testing.T) {
+		_, fn := functionWithHandler(t, tmpl, contract.HandlerGuard)
+		statements := statementsOf(t, tmpl, roleOf(fn))
+		assert.Len(t, statements, 5)
+		own := statementBySid(t, statements, "ReadOwnStack")
+		assert.Equal(t, []interface{}{"cloudformation:DescribeStacks", "cloudformation:ListStackResources", "cloudformation:DescribeStackResource"}, own["Action"])
+		assert.Equal(t, map[string]interface{}{"Ref": "AWS::StackId"}, own["Resource"])
+		assert.Equal(t, "rds:DescribeDBClusters", statementBySid(t, statements, "CompareLiveClusters")["Action"])
+		assert.Contains(t, fmtJSON(statementBySid(t, statements, "CompareLiveClusters")["Resource"]), ":cluster:*")
+		for _, st := range statements {
+			assert.NotContains(t, fmtJSON(st["Action"]), "Delete")
+			assert.NotContains(t, fmtJSON(st["Action"]), "Modify")
+		}
+	})
 }
 
-func TestGuardHandlerRunsAsAGoLambdaWithLeastPrivilege(t *testing.T) {
-	stack, _ := newCluster(t, nil)
-	tmpl := templateJSON(t, stack)
-	_, fns := resourcesOfType(t, tmpl, "AWS::Lambda::Function")
-	var handler map[string]interface{}
-	for _, fn := range fns {
-		if env, ok := props(fn)["Environment"].(map[string]interface{}); ok && fmtJSON(env) == `{"Variables":{"RESTORABLE_HANDLER":"guard"}}` {
-			require.Nil(t, handler, "one guard handler")
-			handler = props(fn)
-		}
+func fmtJSONString(v interface{}) string {
+	if s, ok := v.(string); ok {
+		return s
 	}
-	require.NotNil(t, handler)
-	assert.Equal(t, "provided.al2023", handler["Runtime"])
-	assert.Equal(t, []interface{}{"arm64"}, handler["Architectures"])
-	assert.Equal(t, "bootstrap", handler["Handler"])
-	// Its role may read only its own stack, and write only its own logs.
-	roleID := handler["Role"].(map[string]interface{})["Fn::GetAtt"].([]interface{})[0].(string)
-	_, policies := resourcesOfType(t, tmpl, "AWS::IAM::Policy")
-	var statements []string
-	for _, p := range policies {
-		if fmtJSON(props(p)["Roles"]) == fmtJSON([]interface{}{map[string]interface{}{"Ref": roleID}}) {
-			for _, st := range props(p)["PolicyDocument"].(map[string]interface{})["Statement"].([]interface{}) {
-				statements = append(statements, fmtJSON(st))
-			}
-		}
-	}
-	require.Len(t, statements, 2)
-	assert.Contains(t, statements[1], `"Action":["cloudformation:DescribeStacks","cloudformation:DescribeStackResource"]`)
-	assert.Contains(t, statements[1], `"Resource":{"Ref":"AWS::StackId"}`, "this stack only, by its ID")
-	assert.Contains(t, statements[0], `"Action":["logs:CreateLogStream","logs:PutLogEvents"]`)
-	// No role of the guard uses an AWS-managed policy.
-	_, role := resourceByID(t, tmpl, roleID)
-	assert.NotContains(t, props(role), "ManagedPolicyArns")
-}
-
-func resourceByID(t *testing.T, tmpl map[string]interface{}, id string) (string, map[string]interface{}) {
-	t.Helper()
-	r, ok := tmpl["Resources"].(map[string]interface{})[id].(map[string]interface{})
-	require.True(t, ok, id)
-	return id, r
-}
-
-func TestOneGuardHandlerPerStack(t *testing.T) {
-	stack := newStack(t, nil)
-	base := clusterProps(stack)
-	for _, id := range []string{"Orders", "Users"} {
-		p := base
-		p.Writer = awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil)
-		restorable.NewAuroraCluster(stack, jsii.String(id), &restorable.AuroraClusterProps{DatabaseClusterProps: p})
-	}
-	tmpl := templateJSON(t, stack)
-	guards, _ := resourcesOfType(t, tmpl, restorable.GuardResourceType)
-	assert.Len(t, guards, 2)
-	_, fns := resourcesOfType(t, tmpl, "AWS::Lambda::Function")
-	var guardHandlers, frameworks int
-	for _, fn := range fns {
-		switch {
-		case props(fn)["Handler"] == "framework.onEvent":
-			frameworks++
-		case props(fn)["Handler"] == "bootstrap":
-			guardHandlers++
-		}
-	}
-	assert.Equal(t, 1, guardHandlers)
-	assert.Equal(t, 1, frameworks)
-}
-
-// clusterVariant synthesizes a cluster with the given context and a tweak to
-// the database props.
-func clusterVariant(t *testing.T, ctx map[string]string, tweak func(stack awscdk.Stack, p *restorable.AuroraClusterProps)) map[string]interface{} {
-	t.Helper()
-	stack := newStack(t, ctx)
-	src, err := restorable.AuroraSourceFromContext(stack, "Database")
-	require.NoError(t, err)
-	consent, err := restorable.AllowReplaceFromContext(stack, "Database")
-	require.NoError(t, err)
-	p := &restorable.AuroraClusterProps{DatabaseClusterProps: clusterProps(stack), Source: src, AllowReplace: consent}
-	if tweak != nil {
-		tweak(stack, p)
-	}
-	restorable.NewAuroraCluster(stack, jsii.String("Database"), p)
-	return templateJSON(t, stack)
+	return fmtJSON(v)
 }
 
 func TestGuardPropertiesChangeExactlyOnDangerousTransitions(t *testing.T) {
 	snapshot := map[string]string{"snapshotArn": snapshotARN}
-	base := clusterVariant(t, nil, nil)
-	restored := clusterVariant(t, snapshot, nil)
-	guardID, _ := guardOf(t, base)
-	guardChanges := func(before, after map[string]interface{}) []string {
-		return changesOf(templateChanges(before, after), guardID)
+	variant := func(ctx map[string]string, tweak func(stack awscdk.Stack, p *restorable.AuroraClusterProps)) map[string]interface{} {
+		var tweaks []func(awscdk.Stack, *restorable.AuroraClusterProps)
+		if tweak != nil {
+			tweaks = append(tweaks, tweak)
+		}
+		return templateJSON(t, first(newCluster(t, ctx, tweaks...)))
 	}
-
+	base := variant(nil, nil)
+	restored := variant(snapshot, nil)
+	id := clusterIDOf(t, base)
 	tests := []struct {
-		name        string
-		before      map[string]interface{}
-		after       map[string]interface{}
-		wantChanges []string
-		want        guard.Verdict
+		name          string
+		before, after map[string]interface{}
+		want          guard.Verdict
 	}{
-		{"a plain redeploy", base, clusterVariant(t, nil, nil), nil, guard.Allow},
-		{"an update that replaces nothing (backup retention)", base,
-			clusterVariant(t, nil, func(_ awscdk.Stack, p *restorable.AuroraClusterProps) {
-				p.Backup = &awsrds.BackupProps{Retention: awscdk.Duration_Days(jsii.Number(14))}
-			}), nil, guard.Allow},
-		{"new to snapshot: a restore", base, restored,
-			[]string{"Properties.CreateOnly.MasterUsername", "Properties.CreateOnly.StorageEncrypted", "Properties.Source.SnapshotIdentifier"}, guard.Allow},
-		{"the same snapshot again", restored, clusterVariant(t, snapshot, nil), nil, guard.Allow},
-		{"snapshot to none: the source dropped", restored, base,
-			[]string{"Properties.CreateOnly.MasterUsername", "Properties.CreateOnly.StorageEncrypted", "Properties.Source.SnapshotIdentifier"}, guard.NeedsConsent},
-		{"a new KMS key: a create-only property", base,
-			clusterVariant(t, nil, func(stack awscdk.Stack, p *restorable.AuroraClusterProps) {
-				p.StorageEncryptionKey = awskms.NewKey(stack, jsii.String("OtherKey"), &awskms.KeyProps{EnableKeyRotation: jsii.Bool(true)})
-			}), []string{"Properties.CreateOnly.KmsKeyId.Fn::GetAtt"}, guard.NeedsConsent},
-		{"a database name added: a create-only property", base,
-			clusterVariant(t, nil, func(_ awscdk.Stack, p *restorable.AuroraClusterProps) { p.DefaultDatabaseName = jsii.String("app") }),
-			[]string{"Properties.CreateOnly.DatabaseName"}, guard.NeedsConsent},
-		{"consent given", base, clusterVariant(t, map[string]string{"AppStack/Database.allowReplace": "appstack-db-1"}, nil),
-			[]string{"Properties.AllowReplace"}, guard.Allow},
+		{"a plain redeploy", base, variant(nil, nil), guard.Allow},
+		{"an update that replaces nothing (backup retention)", base, variant(nil, func(_ awscdk.Stack, p *restorable.AuroraClusterProps) {
+			p.Backup = &awsrds.BackupProps{Retention: awscdk.Duration_Days(jsii.Number(14))}
+		}), guard.Allow},
+		{"new to snapshot: a restore", base, restored, guard.Allow},
+		{"the same snapshot again", restored, variant(snapshot, nil), guard.Allow},
+		{"snapshot to none: the source dropped", restored, base, guard.NeedsConsent},
+		{"a new KMS key: a create-only property", base, variant(nil, func(stack awscdk.Stack, p *restorable.AuroraClusterProps) {
+			p.StorageEncryptionKey = awskms.NewKey(stack, jsii.String("OtherKey"), &awskms.KeyProps{EnableKeyRotation: jsii.Bool(true)})
+		}), guard.NeedsConsent},
+		{"a database name added: a create-only property", base, variant(nil, func(_ awscdk.Stack, p *restorable.AuroraClusterProps) {
+			p.DefaultDatabaseName = jsii.String("app")
+		}), guard.NeedsConsent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.ElementsMatch(t, tt.wantChanges, guardChanges(tt.before, tt.after))
-			// The handler's own decision on these very properties.
-			assert.Equal(t, tt.want, guard.Decide(guardProps(t, tt.before), guardProps(t, tt.after)).Verdict)
+			before, after := guardProps(t, tt.before), guardProps(t, tt.after)
+			assert.Equal(t, tt.want, guard.Decide(before.Resources[id], after.Resources[id]).Verdict)
+			// The guard's properties change exactly when the verdict needs
+			// one: a deploy that changes nothing dangerous leaves them as
+			// they were, so CloudFormation does not even call it.
+			changed := len(changesOf(templateChanges(tt.before, tt.after), guardIDOf(t, tt.after))) > 0
+			assert.Equal(t, tt.want == guard.NeedsConsent || tt.name == "new to snapshot: a restore", changed)
 		})
 	}
 }
 
-func TestRestoredTemplateDropsNoGuard(t *testing.T) {
-	// A plain redeploy of a restored stack leaves the guard untouched, and so
-	// never calls its handler.
-	_, first, _ := example(t, map[string]string{"snapshotArn": snapshotARN})
-	_, second, _ := example(t, map[string]string{"snapshotArn": snapshotARN})
-	guardID, _ := guardOf(t, first)
-	assert.Empty(t, changesOf(templateChanges(first, second), guardID))
+func TestConsentReachesTheGuard(t *testing.T) {
+	// GIVEN consent for the cluster, and for a path in this stack that is no
+	// longer a restorable construct (a renamed one)
+	stack, _ := newCluster(t, map[string]string{
+		"AppStack/Database.allowReplace":    "appstack-databaseb269d8bb-0abc",
+		"AppStack/OldDatabase.allowReplace": "appstack-olddatabase-0def",
+	})
+	tmpl := templateJSON(t, stack)
+	// THEN the guard carries the consents of this stack's paths
+	assert.Equal(t, map[string]string{
+		"AppStack/Database":    "appstack-databaseb269d8bb-0abc",
+		"AppStack/OldDatabase": "appstack-olddatabase-0def",
+	}, guardProps(t, tmpl).Consent)
+	// AND synth says that the consent for an unknown path is taken as consent
+	// to delete a renamed or removed resource
+	check(t, func() {
+		assertions.Annotations_FromStack(stack).HasWarning(jsii.String("/AppStack"),
+			assertions.Match_StringLikeRegexp(jsii.String(`.*"AppStack/OldDatabase.allowReplace" names AppStack/OldDatabase, which is not a restorable resource in this app; the guard takes it as consent.*`)))
+	})
 }
 
-func TestHandlerAssetIsReproducible(t *testing.T) {
-	// GIVEN two synths of the same app
-	keys1 := lambdaCodeKeys(t, templateJSON(t, first(newCluster(t, nil))))
-	keys2 := lambdaCodeKeys(t, templateJSON(t, first(newCluster(t, nil))))
-	// THEN the guard's code has the same asset key, so an unchanged app shows no
-	// diff; the key is derived from the binary's SHA-256 (see also the consumer
-	// module test, which builds from the module cache)
-	require.NotEmpty(t, keys1)
-	assert.Equal(t, keys1, keys2)
+func TestARenamedClusterLeavesTheGuardsLists(t *testing.T) {
+	// GIVEN the cluster as deployed, and the same code with the construct renamed
+	before := templateJSON(t, first(newCluster(t, nil)))
+	renamed := newStack(t, nil)
+	restorable.NewAuroraCluster(renamed, jsii.String("MainDatabase"), &restorable.AuroraClusterProps{DatabaseClusterProps: clusterProps(renamed)})
+	after := templateJSON(t, renamed)
+	// THEN the new template's guard lists the new logical ID and not the old
+	// one, so the guard sees that CloudFormation would delete the deployed
+	// cluster (internal/guard refuses it unless consented)
+	oldID, newID := clusterIDOf(t, before), clusterIDOf(t, after)
+	require.NotEqual(t, oldID, newID)
+	p := guardProps(t, after)
+	assert.False(t, p.Present[oldID])
+	assert.True(t, p.Present[newID])
+	assert.Equal(t, guardIDOf(t, before), guardIDOf(t, after), "the guard keeps its logical ID")
 }
 
-// lambdaCodeKeys returns the S3 keys of the Go handler functions' code.
-func lambdaCodeKeys(t *testing.T, tmpl map[string]interface{}) []string {
-	t.Helper()
-	_, fns := resourcesOfType(t, tmpl, "AWS::Lambda::Function")
-	var keys []string
-	for _, fn := range fns {
-		if props(fn)["Handler"] == "bootstrap" {
-			keys = append(keys, props(fn)["Code"].(map[string]interface{})["S3Key"].(string))
-		}
-	}
-	return keys
-}
-
-func TestReportListsTheGuardAndTheConsentCommand(t *testing.T) {
-	stack, _ := newCluster(t, nil)
-	templateJSON(t, stack)
-	var b bytes.Buffer
-	require.NoError(t, restorable.WriteReport(&b, stack))
-	assert.Regexp(t, regexp.MustCompile(`guard:   a deploy that would replace this cluster with an empty one fails first \(template fingerprint [0-9a-f]{12}\)`), b.String())
-	assert.Contains(t, b.String(), "consent: cdk deploy -c 'AppStack/Database.allowReplace=<current cluster identifier: stack output DatabaseClusterIdentifier>'")
+func TestConsentForAPathInNoStackFails(t *testing.T) {
+	stack, _ := newCluster(t, map[string]string{"OtherStack/Database.allowReplace": "otherstack-database-0123"})
+	msg := panicMessage(t, func() { templateJSON(t, stack) })
+	assert.Contains(t, msg, `context key "OtherStack/Database.allowReplace" names "OtherStack/Database", which is not a restorable Aurora cluster or file system or backup vault`)
 }

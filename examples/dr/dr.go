@@ -72,11 +72,11 @@ func New(app awscdk.App, props *Props) (*App, error) {
 		Env:         env(p.RecoveryRegion),
 		Description: jsii.String("Redmine DR: the vault in " + p.RecoveryRegion + " that keeps copies of " + p.PrimaryRegion + "'s backups"),
 	})
-	consent, err := restorable.AllowReplaceFromContext(a.Vault, "RecoveryVault")
+	vaultProps, err := restorable.RecoveryVaultFromContext(a.Vault, "RecoveryVault", restorable.RecoveryVaultProps{VaultName: VaultName})
 	if err != nil {
 		return nil, err
 	}
-	restorable.NewRecoveryVault(a.Vault, jsii.String("RecoveryVault"), &restorable.RecoveryVaultProps{VaultName: VaultName, AllowReplace: consent})
+	restorable.NewRecoveryVault(a.Vault, jsii.String("RecoveryVault"), vaultProps)
 
 	// The primary stack copies every recovery point to the vault, whose ARN it
 	// computes from the vault's name and region (no reference across regions);

@@ -124,15 +124,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		Comment:  jsii.String("Redmine: names that restores do not change"),
 	})
 
-	source, err := restorable.AuroraSourceFromContext(stack, "Database")
-	if err != nil {
-		return nil, err
-	}
-	consent, err := restorable.AllowReplaceFromContext(stack, "Database")
-	if err != nil {
-		return nil, err
-	}
-	s.Database = restorable.NewAuroraCluster(stack, jsii.String("Database"), &restorable.AuroraClusterProps{
+	dbProps, err := restorable.AuroraClusterFromContext(stack, "Database", restorable.AuroraClusterProps{
 		DatabaseClusterProps: awsrds.DatabaseClusterProps{
 			Engine: awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{
 				Version: awsrds.AuroraPostgresEngineVersion_VER_16_4(),
@@ -144,23 +136,17 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 			ServerlessV2MaxCapacity: jsii.Number(4),
 			DefaultDatabaseName:     jsii.String(DatabaseName),
 		},
-		Source:       source,
-		AllowReplace: consent,
 		// Backed up with the files, in one plan and one vault.
 		Protection: restorable.StackProtection(stack),
 		// database.redmine.internal follows every restore.
 		StableEndpoint: &restorable.StableEndpointProps{Zone: s.Zone},
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.Database = restorable.NewAuroraCluster(stack, jsii.String("Database"), dbProps)
 
-	filesConsent, err := restorable.AllowReplaceFromContext(stack, "Files")
-	if err != nil {
-		return nil, err
-	}
-	filesRecoveryPoint, err := restorable.FileSystemRecoveryPointFromContext(stack, "Files")
-	if err != nil {
-		return nil, err
-	}
-	s.Files = restorable.NewFileSystem(stack, jsii.String("Files"), &restorable.FileSystemProps{
+	filesProps, err := restorable.FileSystemFromContext(stack, "Files", restorable.FileSystemProps{
 		FileSystemProps: awsefs.FileSystemProps{
 			Vpc:        s.Vpc,
 			VpcSubnets: &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
@@ -170,9 +156,11 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 			CreateAcl: &awsefs.Acl{OwnerUid: jsii.String(redmineUID), OwnerGid: jsii.String(redmineUID), Permissions: jsii.String("755")},
 			PosixUser: &awsefs.PosixUser{Uid: jsii.String(redmineUID), Gid: jsii.String(redmineUID)},
 		},
-		AllowReplace:     filesConsent,
-		RecoveryPointArn: filesRecoveryPoint,
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.Files = restorable.NewFileSystem(stack, jsii.String("Files"), filesProps)
 
 	// Rails signs sessions with this key; it is not a database credential.
 	secretKeyBase := awssecretsmanager.NewSecret(stack, jsii.String("SecretKeyBase"), &awssecretsmanager.SecretProps{

@@ -8,17 +8,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	"github.com/aws/aws-sdk-go-v2/service/backup"
-	"github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/aws-sdk-go-v2/service/datasync"
 	dstypes "github.com/aws/aws-sdk-go-v2/service/datasync/types"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
+
+	"github.com/restorable-cdk/restorable/internal/contract"
 )
 
-// A recovery point of another file system is restored in four steps, each
-// resumed at the next poll from what AWS reports, so that a retried or
-// interrupted poll never repeats one:
+// A recovery point of another file system is restored in steps, each resumed
+// at the next step from what AWS reports, so that a retried or interrupted step
+// never repeats one:
 //
 //  1. AWS Backup restores it into a new, temporary file system, encrypted with
 //     this file system's key, whose creation token names the request. Like
@@ -29,45 +29,21 @@ import (
 //     root, over TLS, keeping owners, modes and times, and overwriting nothing
 //     (OverwriteMode NEVER), so this file system gains one new
 //     aws-backup-restore_<time> directory, as with an in-place restore.
-//  4. The mover merges that directory into the root (moveBack), then the
-//     DataSync task and locations, the mount target and the temporary file
-//     system are deleted.
+//  4. The mover puts the files in place; then the DataSync task and locations,
+//     the mount target and the temporary file system are deleted.
 //
-// The progress is kept in tags on the temporary file system. Nothing but what
-// this request created is ever deleted: the temporary file system must carry
-// the request's creation token, and must not be this file system.
+// The progress is kept in tags on the temporary file system, which also carries
+// the recovery point's ID: the restore's IAM policy lets it change only file
+// systems and DataSync resources with that tag, and none that belongs to a
+// CloudFormation stack. Nothing but what this request created is ever deleted:
+// the temporary file system must carry the request's creation token.
 
-// FileSystems is the part of the Amazon EFS client a copy uses.
-type FileSystems interface {
-	DescribeFileSystems(ctx context.Context, in *efs.DescribeFileSystemsInput, opts ...func(*efs.Options)) (*efs.DescribeFileSystemsOutput, error)
-	DescribeMountTargets(ctx context.Context, in *efs.DescribeMountTargetsInput, opts ...func(*efs.Options)) (*efs.DescribeMountTargetsOutput, error)
-	CreateMountTarget(ctx context.Context, in *efs.CreateMountTargetInput, opts ...func(*efs.Options)) (*efs.CreateMountTargetOutput, error)
-	DeleteMountTarget(ctx context.Context, in *efs.DeleteMountTargetInput, opts ...func(*efs.Options)) (*efs.DeleteMountTargetOutput, error)
-	DeleteFileSystem(ctx context.Context, in *efs.DeleteFileSystemInput, opts ...func(*efs.Options)) (*efs.DeleteFileSystemOutput, error)
-	TagResource(ctx context.Context, in *efs.TagResourceInput, opts ...func(*efs.Options)) (*efs.TagResourceOutput, error)
-	UntagResource(ctx context.Context, in *efs.UntagResourceInput, opts ...func(*efs.Options)) (*efs.UntagResourceOutput, error)
-}
-
-// Transfers is the part of the AWS DataSync client a copy uses.
-type Transfers interface {
-	CreateLocationEfs(ctx context.Context, in *datasync.CreateLocationEfsInput, opts ...func(*datasync.Options)) (*datasync.CreateLocationEfsOutput, error)
-	CreateTask(ctx context.Context, in *datasync.CreateTaskInput, opts ...func(*datasync.Options)) (*datasync.CreateTaskOutput, error)
-	StartTaskExecution(ctx context.Context, in *datasync.StartTaskExecutionInput, opts ...func(*datasync.Options)) (*datasync.StartTaskExecutionOutput, error)
-	DescribeTaskExecution(ctx context.Context, in *datasync.DescribeTaskExecutionInput, opts ...func(*datasync.Options)) (*datasync.DescribeTaskExecutionOutput, error)
-	DeleteTask(ctx context.Context, in *datasync.DeleteTaskInput, opts ...func(*datasync.Options)) (*datasync.DeleteTaskOutput, error)
-	DeleteLocation(ctx context.Context, in *datasync.DeleteLocationInput, opts ...func(*datasync.Options)) (*datasync.DeleteLocationOutput, error)
-}
-
-// Tags on the temporary file system and on the DataSync resources. The
-// restore's IAM policy lets it delete only file systems that carry TagRequest.
+// Progress tags on the temporary file system.
 const (
-	TagRequest     = "restorable:restore-request"
 	tagSource      = "restorable:datasync-source"
 	tagDestination = "restorable:datasync-destination"
 	tagTask        = "restorable:datasync-task"
 	tagExecution   = "restorable:datasync-execution"
-	tagStage       = "restorable:stage"
-	stageCleanup   = "cleanup"
 )
 
 // CreationToken is the creation token of the temporary file system of a
@@ -80,309 +56,244 @@ func CreationToken(requestID string) string {
 	return t
 }
 
-// checkTransfer reports a template without the properties a copy needs.
-func (p Props) checkTransfer() error {
-	for name, v := range map[string]string{PropTransferSubnetID: p.TransferSubnetID, PropTransferSubnetArn: p.TransferSubnetArn,
-		PropTransferSecurityGroupID: p.TransferSecurityGroupID, PropTransferSecurityGroupArn: p.TransferSecurityGroupArn, PropTransferRoleArn: p.TransferRoleArn} {
-		if v == "" {
-			return fmt.Errorf("restorable: %s: %s is a recovery point of another file system, and the restore's property %s is missing; deploy with a restorable version that sets it", p.Resource, p.RecoveryPointArn, name)
-		}
-	}
-	return nil
+// tempFS is the temporary file system of a request, as EFS describes it.
+type tempFS struct {
+	id, arn string
+	state   efstypes.LifeCycleState
+	tags    map[string]string
 }
 
-// completeCopy advances a copy by one step per call, as far as it can go
-// without waiting.
-func (h Handler) completeCopy(ctx context.Context, e Event, p Props, job string) (CompleteResponse, error) {
-	wait := func(format string, args ...interface{}) (CompleteResponse, error) {
-		h.Log(p.Resource+": "+format, args...)
-		return CompleteResponse{IsComplete: false}, nil
-	}
-	out, err := h.Backup.DescribeRestoreJob(ctx, &backup.DescribeRestoreJobInput{RestoreJobId: aws.String(job)})
+// findTemp finds the request's temporary file system by its creation token.
+func (h Handler) findTemp(ctx context.Context, p Props) (*tempFS, error) {
+	out, err := h.EFS.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{CreationToken: aws.String(CreationToken(p.RequestID))})
 	if err != nil {
-		if isTransient(err) {
-			return wait("restore job %s: asking again at the next poll: %v", job, err)
+		return nil, err
+	}
+	for _, f := range out.FileSystems {
+		id := aws.ToString(f.FileSystemId)
+		if id == p.FileSystemID || aws.ToString(f.CreationToken) != CreationToken(p.RequestID) {
+			continue
 		}
-		return CompleteResponse{}, fmt.Errorf("restorable: %s: could not read restore job %s: %w", p.Resource, job, err)
+		t := &tempFS{id: id, arn: aws.ToString(f.FileSystemArn), state: f.LifeCycleState, tags: map[string]string{}}
+		for _, tag := range f.Tags {
+			t.tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		return t, nil
 	}
-	switch out.Status {
-	case types.RestoreJobStatusCompleted:
-	case types.RestoreJobStatusAborted, types.RestoreJobStatusFailed:
-		return CompleteResponse{}, fmt.Errorf("restorable: %s: AWS Backup restore job %s of %s into a temporary file system ended %s: %s. Nothing was copied; %s is as it was. Fix the cause and deploy again, or remove the recovery point from the context",
-			p.Resource, job, p.RecoveryPointArn, out.Status, aws.ToString(out.StatusMessage), p.FileSystemID)
-	default:
-		return wait("restore job %s into a temporary file system is %s (%s done)", job, out.Status, aws.ToString(out.PercentDone))
-	}
-	tempID, err := fileSystemIDOf(aws.ToString(out.CreatedResourceArn))
-	if err != nil {
-		return CompleteResponse{}, fmt.Errorf("restorable: %s: restore job %s completed, but %w", p.Resource, job, err)
-	}
-	if tempID == p.FileSystemID {
-		return CompleteResponse{}, fmt.Errorf("restorable: %s: restore job %s reports %s, this file system, as the one it created; restorable touches nothing", p.Resource, job, tempID)
-	}
-	c := copyRun{h: h, e: e, p: p, job: job, temp: tempID, tempArn: aws.ToString(out.CreatedResourceArn), wait: wait}
-	return c.step(ctx)
+	return nil, nil
 }
 
-// copyRun is one poll of a copy.
-type copyRun struct {
-	h   Handler
-	e   Event
-	p   Props
-	job string
-	// temp and tempArn are the temporary file system's ID and ARN.
-	temp, tempArn string
-	tags          map[string]string
-	wait          func(format string, args ...interface{}) (CompleteResponse, error)
-}
-
-func (c *copyRun) step(ctx context.Context) (CompleteResponse, error) {
-	fsOut, err := c.h.EFS.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{FileSystemId: aws.String(c.temp)})
-	var notFound *efstypes.FileSystemNotFound
-	if errors.As(err, &notFound) {
-		// Deleted on an earlier poll, after the files were moved back: the
-		// mover's record says so.
-		return c.finish(ctx)
-	}
+// copyStep advances a copy by what it can do without waiting; copied is true
+// once DataSync has copied the files.
+func (h Handler) copyStep(ctx context.Context, p Props, st StepState, created string) (bool, string, error) {
+	createdID, err := fileSystemIDOf(created)
 	if err != nil {
-		return c.transientOr(err, "could not read the temporary file system %s", c.temp)
+		return false, "", permanent(fmt.Errorf("restore job %s completed, but %w", st.JobID, err))
 	}
-	if len(fsOut.FileSystems) != 1 {
-		return CompleteResponse{}, fmt.Errorf("restorable: %s: DescribeFileSystems %s returned %d file systems", c.p.Resource, c.temp, len(fsOut.FileSystems))
+	if createdID == p.FileSystemID {
+		return false, "", permanent(fmt.Errorf("restore job %s reports %s, this file system, as the one it created; restorable touches nothing", st.JobID, createdID))
 	}
-	temp := fsOut.FileSystems[0]
-	if token := aws.ToString(temp.CreationToken); token != CreationToken(c.e.RequestID) {
-		return CompleteResponse{}, fmt.Errorf("restorable: %s: file system %s, which restore job %s reports as created, has creation token %q, not this request's %q; restorable touches nothing. Check it, and delete it yourself if it is a leftover",
-			c.p.Resource, c.temp, c.job, token, CreationToken(c.e.RequestID))
+	temp, err := h.findTemp(ctx, p)
+	if err != nil {
+		return false, "", fmt.Errorf("could not read the temporary file system: %w", err)
 	}
-	c.tags = map[string]string{}
-	for _, t := range temp.Tags {
-		c.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	if temp == nil || temp.id != createdID {
+		return false, "", permanent(fmt.Errorf("file system %s, which restore job %s reports as created, does not have this request's creation token %q; restorable touches nothing. Check it, and delete it yourself if it is a leftover",
+			createdID, st.JobID, CreationToken(p.RequestID)))
 	}
-	switch temp.LifeCycleState {
-	case efstypes.LifeCycleStateAvailable:
-	case efstypes.LifeCycleStateDeleting, efstypes.LifeCycleStateDeleted:
-		return c.finish(ctx)
-	default:
-		return c.wait("temporary file system %s is %s", c.temp, temp.LifeCycleState)
+	if temp.state != efstypes.LifeCycleStateAvailable {
+		return false, fmt.Sprintf("temporary file system %s is %s", temp.id, temp.state), nil
 	}
-	if c.tags[TagRequest] == "" {
-		if err := c.tag(ctx, TagRequest, c.e.RequestID); err != nil {
-			return c.transientOr(err, "could not tag the temporary file system %s", c.temp)
+	if temp.tags[contract.TagRecoveryPoint] == "" {
+		if err := h.tagTemp(ctx, temp, map[string]string{contract.TagRecoveryPoint: p.point.ID, contract.TagRequest: p.RequestID}); err != nil {
+			return false, "", fmt.Errorf("could not tag the temporary file system %s: %w", temp.id, err)
 		}
 	}
-	if c.tags[tagStage] == stageCleanup {
-		return c.cleanup(ctx)
-	}
-
-	// 2. A mount target DataSync can reach.
-	targets, err := c.h.EFS.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: aws.String(c.temp)})
+	targets, err := h.EFS.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: aws.String(temp.id)})
 	if err != nil {
-		return c.transientOr(err, "could not list the mount targets of %s", c.temp)
+		return false, "", fmt.Errorf("could not list the mount targets of %s: %w", temp.id, err)
 	}
 	if len(targets.MountTargets) == 0 {
-		if _, err := c.h.EFS.CreateMountTarget(ctx, &efs.CreateMountTargetInput{
-			FileSystemId: aws.String(c.temp), SubnetId: aws.String(c.p.TransferSubnetID), SecurityGroups: []string{c.p.TransferSecurityGroupID},
+		if _, err := h.EFS.CreateMountTarget(ctx, &efs.CreateMountTargetInput{
+			FileSystemId: aws.String(temp.id), SubnetId: aws.String(p.TransferSubnetID), SecurityGroups: []string{p.TransferSecurityGroupID},
 		}); err != nil {
-			return c.transientOr(err, "could not create a mount target for %s in %s", c.temp, c.p.TransferSubnetID)
+			return false, "", fmt.Errorf("could not create a mount target for %s in %s: %w", temp.id, p.TransferSubnetID, err)
 		}
-		return c.wait("creating a mount target for the temporary file system %s in %s", c.temp, c.p.TransferSubnetID)
+		return false, fmt.Sprintf("creating a mount target for the temporary file system %s in %s", temp.id, p.TransferSubnetID), nil
 	}
 	for _, mt := range targets.MountTargets {
 		if mt.LifeCycleState != efstypes.LifeCycleStateAvailable {
-			return c.wait("mount target %s of %s is %s", aws.ToString(mt.MountTargetId), c.temp, mt.LifeCycleState)
+			return false, fmt.Sprintf("mount target %s of %s is %s", aws.ToString(mt.MountTargetId), temp.id, mt.LifeCycleState), nil
 		}
 	}
-
-	// 3. The DataSync locations, task and execution.
-	requestTag := []dstypes.TagListEntry{{Key: aws.String(TagRequest), Value: aws.String(c.e.RequestID)}}
-	if c.tags[tagSource] == "" {
-		loc, err := c.h.DataSync.CreateLocationEfs(ctx, &datasync.CreateLocationEfsInput{
-			EfsFilesystemArn:    aws.String(c.tempArn),
-			Ec2Config:           &dstypes.Ec2Config{SubnetArn: aws.String(c.p.TransferSubnetArn), SecurityGroupArns: []string{c.p.TransferSecurityGroupArn}},
-			InTransitEncryption: dstypes.EfsInTransitEncryptionTls12,
-			Subdirectory:        aws.String("/"),
-			Tags:                requestTag,
-		})
+	tags := []dstypes.TagListEntry{{Key: aws.String(contract.TagRecoveryPoint), Value: aws.String(p.point.ID)}, {Key: aws.String(contract.TagRequest), Value: aws.String(p.RequestID)}}
+	ec2 := &dstypes.Ec2Config{SubnetArn: aws.String(p.TransferSubnetArn), SecurityGroupArns: []string{p.TransferSecurityGroupArn}}
+	if temp.tags[tagSource] == "" {
+		loc, err := h.DataSync.CreateLocationEfs(ctx, &datasync.CreateLocationEfsInput{EfsFilesystemArn: aws.String(temp.arn), Ec2Config: ec2,
+			InTransitEncryption: dstypes.EfsInTransitEncryptionTls12, Subdirectory: aws.String("/"), Tags: tags})
 		if err != nil {
-			return c.transientOr(err, "could not create the DataSync location of the temporary file system %s", c.temp)
+			return false, "", fmt.Errorf("could not create the DataSync location of the temporary file system %s: %w", temp.id, err)
 		}
-		if err := c.tag(ctx, tagSource, aws.ToString(loc.LocationArn)); err != nil {
-			return c.transientOr(err, "could not tag %s", c.temp)
+		if err := h.tagTemp(ctx, temp, map[string]string{tagSource: aws.ToString(loc.LocationArn)}); err != nil {
+			return false, "", err
 		}
 	}
-	if c.tags[tagDestination] == "" {
-		loc, err := c.h.DataSync.CreateLocationEfs(ctx, &datasync.CreateLocationEfsInput{
-			EfsFilesystemArn:        aws.String(c.p.FileSystemArn),
-			Ec2Config:               &dstypes.Ec2Config{SubnetArn: aws.String(c.p.TransferSubnetArn), SecurityGroupArns: []string{c.p.TransferSecurityGroupArn}},
-			InTransitEncryption:     dstypes.EfsInTransitEncryptionTls12,
-			FileSystemAccessRoleArn: aws.String(c.p.TransferRoleArn),
-			Subdirectory:            aws.String("/"),
-			Tags:                    requestTag,
-		})
+	if temp.tags[tagDestination] == "" {
+		loc, err := h.DataSync.CreateLocationEfs(ctx, &datasync.CreateLocationEfsInput{EfsFilesystemArn: aws.String(p.FileSystemArn), Ec2Config: ec2,
+			InTransitEncryption: dstypes.EfsInTransitEncryptionTls12, FileSystemAccessRoleArn: aws.String(p.TransferRoleArn), Subdirectory: aws.String("/"), Tags: tags})
 		if err != nil {
-			return c.transientOr(err, "could not create the DataSync location of %s", c.p.FileSystemID)
+			return false, "", fmt.Errorf("could not create the DataSync location of %s: %w", p.FileSystemID, err)
 		}
-		if err := c.tag(ctx, tagDestination, aws.ToString(loc.LocationArn)); err != nil {
-			return c.transientOr(err, "could not tag %s", c.temp)
+		if err := h.tagTemp(ctx, temp, map[string]string{tagDestination: aws.ToString(loc.LocationArn)}); err != nil {
+			return false, "", err
 		}
 	}
-	if c.tags[tagTask] == "" {
-		task, err := c.h.DataSync.CreateTask(ctx, &datasync.CreateTaskInput{
-			SourceLocationArn:      aws.String(c.tags[tagSource]),
-			DestinationLocationArn: aws.String(c.tags[tagDestination]),
-			Name:                   aws.String("restorable-" + c.e.RequestID),
+	if temp.tags[tagTask] == "" {
+		task, err := h.DataSync.CreateTask(ctx, &datasync.CreateTaskInput{
+			SourceLocationArn: aws.String(temp.tags[tagSource]), DestinationLocationArn: aws.String(temp.tags[tagDestination]),
+			Name: aws.String("restorable-" + p.RequestID),
 			Options: &dstypes.Options{
 				// Add, never replace: files already in this file system stay.
-				OverwriteMode:        dstypes.OverwriteModeNever,
-				PreserveDeletedFiles: dstypes.PreserveDeletedFilesPreserve,
-				TransferMode:         dstypes.TransferModeChanged,
-				VerifyMode:           dstypes.VerifyModeOnlyFilesTransferred,
-				PosixPermissions:     dstypes.PosixPermissionsPreserve,
-				Uid:                  dstypes.UidIntValue,
-				Gid:                  dstypes.GidIntValue,
-				Mtime:                dstypes.MtimePreserve,
-				Atime:                dstypes.AtimeBestEffort,
-				PreserveDevices:      dstypes.PreserveDevicesNone,
-				LogLevel:             dstypes.LogLevelOff,
+				OverwriteMode: dstypes.OverwriteModeNever, PreserveDeletedFiles: dstypes.PreserveDeletedFilesPreserve,
+				TransferMode: dstypes.TransferModeChanged, VerifyMode: dstypes.VerifyModeOnlyFilesTransferred,
+				PosixPermissions: dstypes.PosixPermissionsPreserve, Uid: dstypes.UidIntValue, Gid: dstypes.GidIntValue,
+				Mtime: dstypes.MtimePreserve, Atime: dstypes.AtimeBestEffort, PreserveDevices: dstypes.PreserveDevicesNone, LogLevel: dstypes.LogLevelOff,
 			},
-			Tags: requestTag,
+			Tags: tags,
 		})
 		if err != nil {
-			return c.transientOr(err, "could not create the DataSync task from %s to %s", c.temp, c.p.FileSystemID)
+			return false, "", fmt.Errorf("could not create the DataSync task from %s to %s: %w", temp.id, p.FileSystemID, err)
 		}
-		if err := c.tag(ctx, tagTask, aws.ToString(task.TaskArn)); err != nil {
-			return c.transientOr(err, "could not tag %s", c.temp)
+		if err := h.tagTemp(ctx, temp, map[string]string{tagTask: aws.ToString(task.TaskArn)}); err != nil {
+			return false, "", err
 		}
 	}
-	if c.tags[tagExecution] == "" {
-		run, err := c.h.DataSync.StartTaskExecution(ctx, &datasync.StartTaskExecutionInput{TaskArn: aws.String(c.tags[tagTask])})
+	if temp.tags[tagExecution] == "" {
+		run, err := h.DataSync.StartTaskExecution(ctx, &datasync.StartTaskExecutionInput{TaskArn: aws.String(temp.tags[tagTask]), Tags: tags})
 		if err != nil {
-			return c.transientOr(err, "could not start the DataSync task %s", c.tags[tagTask])
+			return false, "", fmt.Errorf("could not start the DataSync task %s: %w", temp.tags[tagTask], err)
 		}
-		if err := c.tag(ctx, tagExecution, aws.ToString(run.TaskExecutionArn)); err != nil {
-			return c.transientOr(err, "could not tag %s", c.temp)
+		if err := h.tagTemp(ctx, temp, map[string]string{tagExecution: aws.ToString(run.TaskExecutionArn)}); err != nil {
+			return false, "", err
 		}
-		return c.wait("DataSync is copying %s into %s (%s)", c.temp, c.p.FileSystemID, aws.ToString(run.TaskExecutionArn))
+		return false, fmt.Sprintf("DataSync is copying %s into %s (%s)", temp.id, p.FileSystemID, aws.ToString(run.TaskExecutionArn)), nil
 	}
-	run, err := c.h.DataSync.DescribeTaskExecution(ctx, &datasync.DescribeTaskExecutionInput{TaskExecutionArn: aws.String(c.tags[tagExecution])})
+	run, err := h.DataSync.DescribeTaskExecution(ctx, &datasync.DescribeTaskExecutionInput{TaskExecutionArn: aws.String(temp.tags[tagExecution])})
 	if err != nil {
-		return c.transientOr(err, "could not read the DataSync execution %s", c.tags[tagExecution])
+		return false, "", fmt.Errorf("could not read the DataSync execution %s: %w", temp.tags[tagExecution], err)
 	}
 	switch run.Status {
 	case dstypes.TaskExecutionStatusSuccess:
+		return true, "", nil
 	case dstypes.TaskExecutionStatusError:
 		detail := ""
 		if r := run.Result; r != nil {
 			detail = aws.ToString(r.ErrorCode) + ": " + aws.ToString(r.ErrorDetail)
 		}
-		return CompleteResponse{}, fmt.Errorf("restorable: %s: the DataSync copy %s of the restored recovery point %s failed (%s). Nothing in %s was overwritten; the copied part is in an aws-backup-restore_ directory at its root. "+
-			"The restored files are in the temporary file system %s, which is kept with its mount target and DataSync task for you to check. Fix the cause and deploy again (a new request restores again), then delete %s: aws efs delete-mount-target, aws efs delete-file-system --file-system-id %s",
-			c.p.Resource, c.tags[tagExecution], c.p.RecoveryPointArn, detail, c.p.FileSystemID, c.temp, c.temp, c.temp)
-	default:
-		return c.wait("DataSync copy %s is %s", c.tags[tagExecution], run.Status)
+		return false, "", permanent(fmt.Errorf("the DataSync copy %s of the restored recovery point failed (%s). Nothing in %s was overwritten; the copied part is in an aws-backup-restore_ directory at its root. "+
+			"The restored files are in the temporary file system %s, which is kept with its mount target and DataSync task for you to check; delete them when done: aws efs delete-mount-target, aws efs delete-file-system --file-system-id %s",
+			temp.tags[tagExecution], detail, p.FileSystemID, temp.id, temp.id))
 	}
-
-	// 4. Back to their paths, then clean up.
-	if _, done, err := c.h.moveBack(ctx, c.e, c.p); err != nil || !done {
-		return CompleteResponse{}, err
-	}
-	if err := c.tag(ctx, tagStage, stageCleanup); err != nil {
-		return c.transientOr(err, "could not tag %s", c.temp)
-	}
-	return c.cleanup(ctx)
+	return false, fmt.Sprintf("DataSync copy %s is %s", temp.tags[tagExecution], run.Status), nil
 }
 
-// cleanup deletes what the copy created, one kind per call until the
-// temporary file system itself is gone. Each deletion untags its resource, so
-// a later poll does not try again.
-func (c *copyRun) cleanup(ctx context.Context) (CompleteResponse, error) {
-	if task := c.tags[tagTask]; task != "" {
-		if _, err := c.h.DataSync.DeleteTask(ctx, &datasync.DeleteTaskInput{TaskArn: aws.String(task)}); err != nil && !isDataSyncNotFound(err) {
-			return c.transientOr(err, "could not delete the DataSync task %s", task)
+// cleanupStep deletes what the copy created, as far as it can without
+// waiting; done is true once the temporary file system is gone.
+func (h Handler) cleanupStep(ctx context.Context, p Props) (bool, string, error) {
+	temp, err := h.findTemp(ctx, p)
+	if err != nil {
+		return false, "", fmt.Errorf("could not read the temporary file system: %w", err)
+	}
+	if temp == nil || temp.state == efstypes.LifeCycleStateDeleted {
+		return true, "", nil
+	}
+	if temp.tags[contract.TagRequest] != p.RequestID {
+		return false, "", permanent(fmt.Errorf("file system %s has this request's creation token but not its tag %s=%s; restorable deletes nothing", temp.id, contract.TagRequest, p.RequestID))
+	}
+	if task := temp.tags[tagTask]; task != "" {
+		if _, err := h.DataSync.DeleteTask(ctx, &datasync.DeleteTaskInput{TaskArn: aws.String(task)}); err != nil && !isDataSyncNotFound(err) {
+			return false, "", fmt.Errorf("could not delete the DataSync task %s: %w", task, err)
 		}
-		if err := c.untag(ctx, tagTask, tagExecution); err != nil {
-			return c.transientOr(err, "could not untag %s", c.temp)
+		if err := h.untagTemp(ctx, temp, tagTask, tagExecution); err != nil {
+			return false, "", err
 		}
 	}
 	for _, key := range []string{tagSource, tagDestination} {
-		if loc := c.tags[key]; loc != "" {
-			if _, err := c.h.DataSync.DeleteLocation(ctx, &datasync.DeleteLocationInput{LocationArn: aws.String(loc)}); err != nil && !isDataSyncNotFound(err) {
-				return c.transientOr(err, "could not delete the DataSync location %s", loc)
+		if loc := temp.tags[key]; loc != "" {
+			if _, err := h.DataSync.DeleteLocation(ctx, &datasync.DeleteLocationInput{LocationArn: aws.String(loc)}); err != nil && !isDataSyncNotFound(err) {
+				return false, "", fmt.Errorf("could not delete the DataSync location %s: %w", loc, err)
 			}
-			if err := c.untag(ctx, key); err != nil {
-				return c.transientOr(err, "could not untag %s", c.temp)
+			if err := h.untagTemp(ctx, temp, key); err != nil {
+				return false, "", err
 			}
 		}
 	}
-	targets, err := c.h.EFS.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: aws.String(c.temp)})
+	targets, err := h.EFS.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: aws.String(temp.id)})
 	if err != nil {
-		return c.transientOr(err, "could not list the mount targets of %s", c.temp)
+		return false, "", fmt.Errorf("could not list the mount targets of %s: %w", temp.id, err)
 	}
 	if len(targets.MountTargets) > 0 {
 		for _, mt := range targets.MountTargets {
 			if mt.LifeCycleState == efstypes.LifeCycleStateDeleting {
 				continue
 			}
-			if _, err := c.h.EFS.DeleteMountTarget(ctx, &efs.DeleteMountTargetInput{MountTargetId: mt.MountTargetId}); err != nil {
-				return c.transientOr(err, "could not delete mount target %s of %s", aws.ToString(mt.MountTargetId), c.temp)
+			if _, err := h.EFS.DeleteMountTarget(ctx, &efs.DeleteMountTargetInput{MountTargetId: mt.MountTargetId}); err != nil {
+				return false, "", fmt.Errorf("could not delete mount target %s of %s: %w", aws.ToString(mt.MountTargetId), temp.id, err)
 			}
 		}
-		return c.wait("deleting the mount targets of the temporary file system %s", c.temp)
+		return false, "deleting the mount targets of the temporary file system " + temp.id, nil
 	}
-	if _, err := c.h.EFS.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: aws.String(c.temp)}); err != nil {
-		return c.transientOr(err, "could not delete the temporary file system %s", c.temp)
-	}
-	c.h.Log("%s: deleted the temporary file system %s", c.p.Resource, c.temp)
-	return c.finish(ctx)
-}
-
-// finish completes the copy once the mover's record says the files are back.
-func (c *copyRun) finish(ctx context.Context) (CompleteResponse, error) {
-	moved, done, err := c.h.moveBack(ctx, c.e, c.p)
-	if err != nil {
-		return CompleteResponse{}, err
-	}
-	if !done {
-		return CompleteResponse{}, fmt.Errorf("restorable: %s: the temporary file system %s is gone, but the mover has not finished moving the copied files back; they are in the aws-backup-restore_ directory at the root of %s (see the README)",
-			c.p.Resource, c.temp, c.p.FileSystemID)
-	}
-	return CompleteResponse{IsComplete: true, Data: map[string]interface{}{
-		DataRestoreJobID: c.job, DataStatus: "restored", DataMode: ModeCopy, DataTemporaryFileSystem: c.temp,
-		DataMoved: moved.Moved, DataSetAside: moved.SetAside, DataPreRestoreDir: moved.PreRestoreDir,
-	}}, nil
-}
-
-func (c *copyRun) tag(ctx context.Context, key, value string) error {
-	if c.temp == c.p.FileSystemID {
-		return fmt.Errorf("refusing to tag %s, this file system", c.temp)
-	}
-	_, err := c.h.EFS.TagResource(ctx, &efs.TagResourceInput{ResourceId: aws.String(c.temp), Tags: []efstypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
-	if err == nil {
-		c.tags[key] = value
-	}
-	return err
-}
-
-func (c *copyRun) untag(ctx context.Context, keys ...string) error {
-	_, err := c.h.EFS.UntagResource(ctx, &efs.UntagResourceInput{ResourceId: aws.String(c.temp), TagKeys: keys})
-	if err == nil {
-		for _, k := range keys {
-			delete(c.tags, k)
+	if temp.state != efstypes.LifeCycleStateDeleting {
+		if _, err := h.EFS.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: aws.String(temp.id)}); err != nil {
+			return false, "", fmt.Errorf("could not delete the temporary file system %s: %w", temp.id, err)
 		}
 	}
-	return err
+	h.Log("%s: deleted the temporary file system %s", p.Resource, temp.id)
+	return true, "", nil
 }
 
-// transientOr waits for the next poll on a transient error, and fails the
-// deploy with what was being done on any other.
-func (c *copyRun) transientOr(err error, format string, args ...interface{}) (CompleteResponse, error) {
-	what := fmt.Sprintf(format, args...)
-	if isTransient(err) {
-		return c.wait("%s; trying again at the next poll: %v", what, err)
+// cleanupCopy removes what a stopped copy left, as far as it can in a few
+// tries; an AWS Backup job that is still creating the temporary file system
+// cannot be stopped, and its file system is named in the log for deletion.
+func (h Handler) cleanupCopy(ctx context.Context, p Props) {
+	for i := 0; i < 20; i++ {
+		done, msg, err := h.cleanupStep(ctx, p)
+		if err != nil {
+			h.Log("%s: cleaning up the stopped copy: %v", p.Resource, err)
+			return
+		}
+		if done {
+			return
+		}
+		h.Log("%s: %s", p.Resource, msg)
+		h.sleep(15e9)
 	}
-	return CompleteResponse{}, fmt.Errorf("restorable: %s: copying recovery point %s from the temporary file system %s into %s: %s: %w",
-		c.p.Resource, c.p.RecoveryPointArn, c.temp, c.p.FileSystemID, what, err)
+	h.Log("%s: the temporary file system with creation token %s is still being deleted; check it with aws efs describe-file-systems --creation-token %s",
+		p.Resource, CreationToken(p.RequestID), CreationToken(p.RequestID))
+}
+
+func (h Handler) tagTemp(ctx context.Context, temp *tempFS, tags map[string]string) error {
+	list := make([]efstypes.Tag, 0, len(tags))
+	for k, v := range tags {
+		list = append(list, efstypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	if _, err := h.EFS.TagResource(ctx, &efs.TagResourceInput{ResourceId: aws.String(temp.id), Tags: list}); err != nil {
+		return fmt.Errorf("could not tag the temporary file system %s: %w", temp.id, err)
+	}
+	for k, v := range tags {
+		temp.tags[k] = v
+	}
+	return nil
+}
+
+func (h Handler) untagTemp(ctx context.Context, temp *tempFS, keys ...string) error {
+	if _, err := h.EFS.UntagResource(ctx, &efs.UntagResourceInput{ResourceId: aws.String(temp.id), TagKeys: keys}); err != nil {
+		return fmt.Errorf("could not untag the temporary file system %s: %w", temp.id, err)
+	}
+	for _, k := range keys {
+		delete(temp.tags, k)
+	}
+	return nil
 }
 
 // fileSystemIDOf reads the file system ID from a file system ARN.

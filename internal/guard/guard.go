@@ -1,80 +1,115 @@
-// Package guard decides whether a CloudFormation update of a restorable resource
-// may go ahead. The replacement guard is a custom resource that the guarded
-// resource depends on, so CloudFormation updates it first. Its properties carry
-// the resource's restore source and its create-only properties, resolved by
-// CloudFormation; when either changes, CloudFormation calls the guard with the
-// old and new values, and the guard fails the update unless the replacement was
-// asked for.
+// Package guard decides whether a CloudFormation deploy may go ahead on the
+// stateful resources of a stack. The replacement guard is one custom resource
+// per stack that every guarded resource depends on, so CloudFormation updates
+// it first. Its properties carry, for each guarded resource, the restore source
+// and the create-only properties, resolved by CloudFormation, and the list of
+// every resource of a guarded type in the new template. When any of them
+// changes, CloudFormation calls the guard, which fails the deploy before a
+// guarded resource is touched when the deploy would:
+//
+//   - replace a resource with an empty one (a removed restore source, a
+//     changed create-only property);
+//   - adopt a live resource with create-only properties that differ from it
+//     (the first deploy of restorable on a cluster made by a plain L2);
+//   - delete a resource, because it was renamed, moved or removed,
+//
+// unless the deploy consents for that resource, by its physical ID.
 package guard
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/restorable-cdk/restorable/internal/contract"
 )
 
-// Property names of the guard custom resource.
-const (
-	PropResource     = "Resource"
-	PropResourceType = "ResourceType"
-	PropLogicalID    = "LogicalId"
-	PropSource       = "Source"
-	PropCreateOnly   = "CreateOnly"
-	PropAllowReplace = "AllowReplace"
-	PropConsentKey   = "ConsentKey"
-)
-
-// Props are the guard's properties as CloudFormation passes them to the handler
-// (every scalar as a string).
+// Props are the guard's properties as CloudFormation passes them to the
+// handler (every scalar as a string).
 type Props struct {
-	// Resource is the construct path of the guarded resource, for messages.
-	Resource string
-	// ResourceType is its CloudFormation type, for messages.
-	ResourceType string
-	// LogicalID is the guarded resource's logical ID in the stack.
-	LogicalID string
+	// Stack is the stack's construct path, for messages.
+	Stack string
+	// Resources are the guarded resources by logical ID.
+	Resources map[string]Resource
+	// Present lists every logical ID of a guarded type in the template.
+	Present map[string]bool
+	// Consent maps construct paths to the physical ID the deploy may replace.
+	Consent map[string]string
+}
+
+// Resource is one guarded resource.
+type Resource struct {
+	// Path is the construct path, for messages and consent.
+	Path string
+	// Type is the CloudFormation type.
+	Type string
 	// Source is the restore source: the resource's restore properties, empty
 	// when it holds its own data.
 	Source map[string]interface{}
-	// CreateOnly are the resource's other create-only properties: a change to any
-	// of them makes CloudFormation replace the resource.
+	// CreateOnly are the other create-only properties: a change to any of them
+	// makes CloudFormation replace the resource.
 	CreateOnly map[string]interface{}
-	// AllowReplace is the consent of this deploy: the physical ID of the resource
-	// that may be replaced.
-	AllowReplace string
-	// ConsentKey is the context key that carries the consent, for messages.
-	ConsentKey string
+	// Adopt is true for a resource adopted from a plain L2.
+	Adopt bool
 }
 
 // ParseProps reads the guard's properties from a CloudFormation event.
 func ParseProps(raw map[string]interface{}) (Props, error) {
-	p := Props{
-		Resource:     str(raw[PropResource]),
-		ResourceType: str(raw[PropResourceType]),
-		LogicalID:    str(raw[PropLogicalID]),
-		AllowReplace: str(raw[PropAllowReplace]),
-		ConsentKey:   str(raw[PropConsentKey]),
-	}
-	var err error
-	if p.Source, err = object(raw[PropSource], PropSource); err != nil {
+	p := Props{Stack: str(raw[contract.GuardStack]), Resources: map[string]Resource{}, Present: map[string]bool{}, Consent: map[string]string{}}
+	resources, err := object(raw[contract.GuardResources], contract.GuardResources)
+	if err != nil {
 		return Props{}, err
 	}
-	if p.CreateOnly, err = object(raw[PropCreateOnly], PropCreateOnly); err != nil {
+	for id, v := range resources {
+		r, err := object(v, contract.GuardResources+"."+id)
+		if err != nil {
+			return Props{}, err
+		}
+		res := Resource{Path: str(r[contract.GuardPath]), Type: str(r[contract.GuardType]), Adopt: str(r[contract.GuardAdopt]) == "true"}
+		if res.Source, err = object(r[contract.GuardSource], id+"."+contract.GuardSource); err != nil {
+			return Props{}, err
+		}
+		if res.CreateOnly, err = object(r[contract.GuardCreateOnly], id+"."+contract.GuardCreateOnly); err != nil {
+			return Props{}, err
+		}
+		if res.Path == "" || res.Type == "" {
+			return Props{}, fmt.Errorf("guard: resource %s has no %s or %s", id, contract.GuardPath, contract.GuardType)
+		}
+		p.Resources[id] = res
+	}
+	switch present := raw[contract.GuardPresent].(type) {
+	case nil:
+	case []interface{}:
+		for _, id := range present {
+			p.Present[str(id)] = true
+		}
+	default:
+		return Props{}, fmt.Errorf("guard: property %s is a %T, not a list", contract.GuardPresent, present)
+	}
+	for id := range p.Resources {
+		p.Present[id] = true
+	}
+	consent, err := object(raw[contract.GuardConsent], contract.GuardConsent)
+	if err != nil {
 		return Props{}, err
 	}
-	if p.LogicalID == "" {
-		return Props{}, fmt.Errorf("guard: property %s is missing", PropLogicalID)
+	for path, v := range consent {
+		p.Consent[path] = str(v)
 	}
 	return p, nil
 }
 
 func str(v interface{}) string {
-	s, _ := v.(string)
-	return s
+	switch s := v.(type) {
+	case string:
+		return s
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(s)
+	}
 }
 
 func object(v interface{}, name string) (map[string]interface{}, error) {
@@ -88,19 +123,19 @@ func object(v interface{}, name string) (map[string]interface{}, error) {
 	}
 }
 
-// Verdict is the guard's answer to an update.
+// Verdict is the guard's answer for one resource.
 type Verdict int
 
 const (
-	// Allow: the update cannot replace the resource, or it asked to.
+	// Allow: the deploy cannot replace the resource, or it asked to.
 	Allow Verdict = iota
-	// NeedsConsent: the update would replace the resource with one that does not
-	// hold its data, and did not ask to; it goes ahead only with consent or
+	// NeedsConsent: the deploy would replace the resource with one that does
+	// not hold its data, and did not ask to; it goes ahead only with consent or
 	// during a rollback.
 	NeedsConsent
 )
 
-// Decision is the guard's verdict on an update and why.
+// Decision is the guard's verdict on one resource and why.
 type Decision struct {
 	Verdict Verdict
 	// Reason explains an Allow; Danger explains a NeedsConsent.
@@ -110,13 +145,13 @@ type Decision struct {
 	Changes []string
 }
 
-// Decide judges an update of the guard from old to new properties.
+// Decide judges an update of one guarded resource from old to new properties.
 //
 //	source unchanged, create-only unchanged   allow (nothing replaces the resource)
 //	none -> source, source -> other source     allow (a restore was asked for)
 //	source -> none                             consent (an empty resource would replace it)
 //	create-only property changed               consent (an empty resource would replace it)
-func Decide(old, new Props) Decision {
+func Decide(old, new Resource) Decision {
 	changes := Diff(old.CreateOnly, new.CreateOnly)
 	sourceChanged := !reflect.DeepEqual(old.Source, new.Source)
 	switch {
@@ -131,26 +166,12 @@ func Decide(old, new Props) Decision {
 	case sourceChanged:
 		return Decision{Verdict: NeedsConsent, Changes: changes, Danger: fmt.Sprintf(
 			"the restore source was removed (it was %s). CloudFormation would create a new, EMPTY %s and delete the current one, whose data came from that source",
-			Describe(old.Source), new.ResourceType)}
+			Describe(old.Source), new.Type)}
 	default:
 		return Decision{Verdict: NeedsConsent, Changes: changes, Danger: fmt.Sprintf(
 			"create-only properties changed (%s). CloudFormation would replace the %s with a new, EMPTY one and delete the current one",
-			strings.Join(changes, "; "), new.ResourceType)}
+			strings.Join(changes, "; "), new.Type)}
 	}
-}
-
-// Refusal is the failure message of a refused update: the resource, the old and
-// new values, what would be lost, and the exact flag that consents.
-func Refusal(d Decision, p Props, physicalID string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "restorable refused to replace %s (%s %s): %s. ", p.Resource, p.ResourceType, physicalID, d.Danger)
-	if p.AllowReplace != "" && p.AllowReplace != physicalID {
-		fmt.Fprintf(&b, "The consent given (%s=%s) names another resource, not the current %s. ", p.ConsentKey, p.AllowReplace, physicalID)
-	}
-	fmt.Fprintf(&b, "If this deploy should not replace it, restore the previous settings (for a restore source, keep it in cdk.json). "+
-		"To replace it and lose its data (a final snapshot is kept where the removal policy is Snapshot), deploy again with: cdk deploy -c '%s=%s'. "+
-		"The consent names this resource, so it does not apply to any later one.", p.ConsentKey, physicalID)
-	return b.String()
 }
 
 // Diff lists the keys whose values differ between two property maps, as
@@ -204,17 +225,10 @@ func Describe(source map[string]interface{}) string {
 	return strings.Join(parts, ", ")
 }
 
-// Fingerprint is a short, stable digest of the source and create-only
-// properties, for reports and logs.
-func Fingerprint(source, createOnly map[string]interface{}) string {
-	raw, _ := json.Marshal(map[string]interface{}{"s": source, "c": createOnly}) // json sorts map keys
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:])[:12]
-}
-
-// IsRollback reports whether a stack status means CloudFormation is rolling an
-// update (or a creation or import) back; every change the guard sees then is
-// CloudFormation restoring the previous state, which must never be refused.
+// IsRollback reports whether a stack status means CloudFormation is rolling
+// back a creation, an update or an import; every change the guard sees then is
+// CloudFormation restoring the previous state, which must never be refused
+// (StackStatus: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html).
 func IsRollback(stackStatus string) bool {
 	return strings.Contains(stackStatus, "ROLLBACK_IN_PROGRESS")
 }

@@ -2,107 +2,362 @@ package guard
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/restorable-cdk/restorable/internal/contract"
 )
 
-// Stacks answers the two questions the guard asks CloudFormation.
-type Stacks interface {
-	// StackStatus returns the status of the stack, such as UPDATE_IN_PROGRESS.
-	StackStatus(ctx context.Context, stackID string) (string, error)
-	// PhysicalID returns the physical ID of a resource of the stack.
-	PhysicalID(ctx context.Context, stackID, logicalID string) (string, error)
-}
-
-// Event is the part of a CloudFormation custom resource event the guard reads.
-type Event struct {
-	RequestType           string
-	StackID               string
-	PhysicalResourceID    string
-	ResourceProperties    map[string]interface{}
-	OldResourceProperties map[string]interface{}
-}
-
-// Response is what the guard returns to the custom resource provider framework.
-type Response struct {
-	PhysicalResourceID string                 `json:"PhysicalResourceId"`
-	Data               map[string]interface{} `json:"Data,omitempty"`
+// Clients are the AWS APIs the guard reads: its own stack, and the live
+// resources it compares a template with. It never writes.
+type Clients struct {
+	CloudFormation *cloudformation.Client
+	RDS            *rds.Client
+	EFS            *efs.Client
+	Backup         *backup.Client
 }
 
 // Logger records the guard's decisions in its log group.
 type Logger func(format string, args ...interface{})
 
-// Handle answers one custom resource event. An error fails the event, and with
-// it the stack update, before CloudFormation touches the guarded resource.
-func Handle(ctx context.Context, stacks Stacks, e Event, log Logger) (Response, error) {
-	switch e.RequestType {
-	case "Delete":
-		// Removing the guard never touches data.
-		log("delete %s: allowed", e.PhysicalResourceID)
-		return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
-	case "Create":
-		p, err := ParseProps(e.ResourceProperties)
-		if err != nil {
-			return Response{}, err
-		}
-		log("create guard for %s (%s): source %s, fingerprint %s", p.Resource, p.LogicalID, Describe(p.Source), Fingerprint(p.Source, p.CreateOnly))
-		return respond(physicalID(p), p), nil
-	case "Update":
-		return handleUpdate(ctx, stacks, e, log)
-	default:
-		return Response{}, fmt.Errorf("guard: unknown request type %q", e.RequestType)
-	}
-}
+// maxReason keeps a refusal within CloudFormation's limit on a custom
+// resource response: "The total size of the response body can't exceed 4096
+// bytes" (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html).
+// The full message is in the guard's log.
+const maxReason = 3000
 
-func handleUpdate(ctx context.Context, stacks Stacks, e Event, log Logger) (Response, error) {
-	p, err := ParseProps(e.ResourceProperties)
-	if err != nil {
-		return Response{}, err
-	}
+// PhysicalID is the guard's own physical ID: stable, so the guard is never
+// replaced.
+func PhysicalID(logicalID string) string { return "restorable-guard-" + logicalID }
+
+// Handle answers one custom resource event (cfn.LambdaWrap sends the
+// response). An error fails the event, and with it the deploy, before
+// CloudFormation touches a guarded resource.
+func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, map[string]interface{}, error) {
 	id := e.PhysicalResourceID
-	if id == "" {
-		id = physicalID(p)
+	switch e.RequestType {
+	case cfn.RequestDelete:
+		// Removing the guard never touches data.
+		log("delete %s: allowed", id)
+		return id, nil, nil
+	case cfn.RequestCreate:
+		id = PhysicalID(e.LogicalResourceID)
+	case cfn.RequestUpdate:
+	default:
+		return id, nil, fmt.Errorf("guard: unknown request type %q", e.RequestType)
 	}
-	old, err := ParseProps(e.OldResourceProperties)
-	var d Decision
+	next, err := ParseProps(e.ResourceProperties)
 	if err != nil {
-		// The previous state cannot be read, so the update cannot be judged
-		// safe: ask for consent, as for a dangerous change.
-		d = Decision{Verdict: NeedsConsent, Danger: "the guard cannot read its previous properties (" + err.Error() + "), so it cannot tell whether the update replaces the resource"}
-	} else {
-		d = Decide(old, p)
+		return id, nil, err
 	}
-	if d.Verdict == Allow {
-		log("update %s: allowed: %s", p.Resource, d.Reason)
-		return respond(id, p), nil
+	prev, prevErr := Props{Resources: map[string]Resource{}, Present: map[string]bool{}}, error(nil)
+	if e.RequestType == cfn.RequestUpdate {
+		prev, prevErr = ParseProps(e.OldResourceProperties)
 	}
-	status, err := stacks.StackStatus(ctx, e.StackID)
+	if prevErr == nil && onlySafeChanges(prev, next) {
+		log("%s %s: allowed: no restore source was removed, no create-only property changed, and no guarded resource was added or removed", e.RequestType, next.Stack)
+		return id, nil, nil
+	}
+	status, err := c.stackStatus(ctx, e.StackID)
 	if err != nil {
-		return Response{}, fmt.Errorf("restorable: %s: could not read the stack's status to tell a rollback from an update, so the update is refused: %w", p.Resource, err)
+		return id, nil, fmt.Errorf("restorable: %s: could not read the stack's status to tell a rollback from an update, so the deploy is refused: %w", next.Stack, err)
 	}
 	if IsRollback(status) {
-		log("update %s during %s: allowed: CloudFormation is restoring the previous state (%s)", p.Resource, status, d.Danger)
-		return respond(id, p), nil
+		log("%s %s during %s: allowed: CloudFormation is restoring the previous state", e.RequestType, next.Stack, status)
+		return id, nil, nil
 	}
-	current, err := stacks.PhysicalID(ctx, e.StackID, p.LogicalID)
+	stack, err := c.stackResources(ctx, e.StackID)
 	if err != nil {
-		return Response{}, fmt.Errorf("restorable: %s: could not read the current %s to check consent, so the update is refused: %w", p.Resource, p.ResourceType, err)
+		return id, nil, fmt.Errorf("restorable: %s: could not list the stack's resources, so the deploy is refused: %w", next.Stack, err)
 	}
-	if p.AllowReplace != "" && p.AllowReplace == current {
-		log("update %s: allowed by consent %s=%s: %s", p.Resource, p.ConsentKey, p.AllowReplace, d.Danger)
-		return respond(id, p), nil
+	var refusals []refusal
+	for _, logicalID := range sortedKeys(next.Resources) {
+		r := next.Resources[logicalID]
+		current, exists := stack[logicalID]
+		old, known := prev.Resources[logicalID]
+		switch {
+		case !exists:
+			log("%s: allowed: the stack holds no %s under %s yet, so nothing is replaced", r.Path, r.Type, logicalID)
+		case known && prevErr == nil:
+			if d := Decide(old, r); d.Verdict == NeedsConsent {
+				refusals = append(refusals, replaceRefusal(r, current.physical, d.Danger))
+			} else {
+				log("%s: allowed: %s", r.Path, d.Reason)
+			}
+		case len(r.Source) > 0:
+			log("%s: allowed: %s %s exists, and the deploy restores it from %s", r.Path, r.Type, current.physical, Describe(r.Source))
+		default:
+			// The first deploy that guards a live resource (an adoption), or an
+			// update whose previous properties cannot be read: compare with the
+			// resource itself.
+			live, err := c.describe(ctx, r.Type, current.physical)
+			if err != nil {
+				return id, nil, fmt.Errorf("restorable: %s: could not read %s %s to compare it with the template, so the deploy is refused: %w", r.Path, r.Type, current.physical, err)
+			}
+			if diffs := CompareLive(r, live); len(diffs) > 0 {
+				refusals = append(refusals, adoptRefusal(r, current.physical, diffs, prevErr))
+			} else {
+				log("%s: allowed: the template's create-only properties match the live %s %s", r.Path, r.Type, current.physical)
+			}
+		}
 	}
-	msg := Refusal(d, p, current)
-	log("update %s: REFUSED: %s", p.Resource, msg)
-	return Response{}, errors.New(msg)
+	for _, logicalID := range sortedKeys(stack) {
+		current := stack[logicalID]
+		if next.Present[logicalID] || !isGuardedType(current.typ) {
+			continue
+		}
+		path := prev.Resources[logicalID].Path
+		if path == "" {
+			path = c.constructPath(ctx, e.StackID, logicalID, next.Stack)
+		}
+		refusals = append(refusals, removeRefusal(path, current.typ, current.physical))
+	}
+	var refused []string
+	for _, r := range refusals {
+		if given := next.Consent[r.path]; given != "" && given == r.physical {
+			log("%s: allowed by consent %s=%s: %s", r.path, contract.ConsentKey(r.path), given, r.message)
+			continue
+		}
+		refused = append(refused, r.text(next.Consent[r.path]))
+	}
+	if len(refused) == 0 {
+		return id, nil, nil
+	}
+	msg := strings.Join(refused, " | ")
+	log("REFUSED: %s", msg)
+	return id, nil, errors.New(truncate(msg, maxReason))
 }
 
-// physicalID is the guard's own physical ID: stable, so the guard is never
-// replaced.
-func physicalID(p Props) string {
-	return "restorable-guard-" + p.LogicalID
+// onlySafeChanges reports whether an update changes nothing the guard must
+// check with AWS: the same guarded resources and template resources, and no
+// decision that needs consent.
+func onlySafeChanges(prev, next Props) bool {
+	if len(prev.Resources) != len(next.Resources) || len(prev.Present) != len(next.Present) {
+		return false
+	}
+	for id := range next.Present {
+		if !prev.Present[id] {
+			return false
+		}
+	}
+	for id, r := range next.Resources {
+		old, ok := prev.Resources[id]
+		if !ok || Decide(old, r).Verdict != Allow {
+			return false
+		}
+	}
+	return true
 }
 
-func respond(id string, p Props) Response {
-	return Response{PhysicalResourceID: id, Data: map[string]interface{}{"Fingerprint": Fingerprint(p.Source, p.CreateOnly)}}
+// refusal is one resource the deploy may not touch without consent.
+type refusal struct {
+	path, typ, physical string
+	// message says what would happen; fix says what to do instead.
+	message, fix string
+}
+
+func (r refusal) text(given string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "restorable refused the deploy for %s (%s %s): %s. ", r.path, r.typ, r.physical, r.message)
+	if given != "" {
+		fmt.Fprintf(&b, "The consent given (%s=%s) names another resource, not the current %s. ", contract.ConsentKey(r.path), given, r.physical)
+	}
+	fmt.Fprintf(&b, "%s To go ahead and lose its data (a final snapshot is kept where the removal policy is Snapshot), deploy again with: cdk deploy -c '%s=%s'. The consent names this resource, so it does not apply to any later one.",
+		r.fix, contract.ConsentKey(r.path), r.physical)
+	return b.String()
+}
+
+func replaceRefusal(r Resource, physical, danger string) refusal {
+	return refusal{path: r.Path, typ: r.Type, physical: physical, message: danger,
+		fix: "If this deploy should not replace it, restore the previous settings (for a restore source, keep it in cdk.json)."}
+}
+
+func adoptRefusal(r Resource, physical string, diffs []Difference, prevErr error) refusal {
+	parts := make([]string, len(diffs))
+	for i, d := range diffs {
+		parts[i] = d.String()
+	}
+	why := "this is the first deploy that guards it, and"
+	if prevErr != nil {
+		why = "the guard cannot read its previous properties (" + prevErr.Error() + "), and"
+	}
+	fix := "If a plain aws-cdk-lib construct (awsrds.NewDatabaseCluster, awsefs.NewFileSystem) created it under the same id, set Adopt: true in the restorable construct's props: adoption keeps these properties as that construct made them."
+	if r.Adopt {
+		fix = "Adopt is set, so the props differ from those the resource was created with: give the same props as the construct that created it."
+	}
+	return refusal{path: r.Path, typ: r.Type, physical: physical,
+		message: fmt.Sprintf("%s the template's create-only properties differ from the live resource (%s), so CloudFormation would replace it with a new, EMPTY one", why, strings.Join(parts, "; ")),
+		fix:     fix}
+}
+
+func removeRefusal(path, typ, physical string) refusal {
+	return refusal{path: path, typ: typ, physical: physical,
+		message: "it is no longer in the template, so CloudFormation would delete it after the update. A renamed or moved construct has a new logical ID, and CloudFormation creates a new, EMPTY resource for it",
+		fix:     "Keep the construct's id and its place in the tree (restore the previous code)."}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "... (the guard's log in CloudWatch Logs has the whole message)"
+}
+
+func isGuardedType(t string) bool {
+	for _, g := range contract.GuardedTypes {
+		if t == g {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (c Clients) stackStatus(ctx context.Context, stackID string) (string, error) {
+	out, err := c.CloudFormation.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
+	if err != nil {
+		return "", err
+	}
+	if len(out.Stacks) != 1 {
+		return "", fmt.Errorf("DescribeStacks %s returned %d stacks", stackID, len(out.Stacks))
+	}
+	return string(out.Stacks[0].StackStatus), nil
+}
+
+// stackResource is a resource the stack holds now.
+type stackResource struct {
+	typ, physical string
+}
+
+// stackResources lists the stack's resources that exist: ListStackResources
+// returns every resource, with pagination, where DescribeStackResources stops
+// at 100 (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResources.html).
+func (c Clients) stackResources(ctx context.Context, stackID string) (map[string]stackResource, error) {
+	out := map[string]stackResource{}
+	p := cloudformation.NewListStackResourcesPaginator(c.CloudFormation, &cloudformation.ListStackResourcesInput{StackName: aws.String(stackID)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page.StackResourceSummaries {
+			physical := aws.ToString(r.PhysicalResourceId)
+			if physical == "" || !exists(r.ResourceStatus) {
+				continue
+			}
+			out[aws.ToString(r.LogicalResourceId)] = stackResource{typ: aws.ToString(r.ResourceType), physical: physical}
+		}
+	}
+	return out, nil
+}
+
+// exists reports whether a resource in this status is a live resource of the
+// stack: created (or being updated), and not deleted.
+func exists(s cfntypes.ResourceStatus) bool {
+	switch s {
+	case cfntypes.ResourceStatusCreateInProgress, cfntypes.ResourceStatusCreateFailed,
+		cfntypes.ResourceStatusDeleteInProgress, cfntypes.ResourceStatusDeleteComplete, cfntypes.ResourceStatusDeleteSkipped:
+		return false
+	}
+	return true
+}
+
+// constructPath is the construct path CDK recorded for a resource in its
+// metadata (aws:cdk:path), without the L1's "/Resource" and restorable's
+// hidden "/Default", or "<stack>/<logical ID>" when there is none.
+func (c Clients) constructPath(ctx context.Context, stackID, logicalID, stackPath string) string {
+	fallback := stackPath + "/" + logicalID
+	out, err := c.CloudFormation.DescribeStackResource(ctx, &cloudformation.DescribeStackResourceInput{StackName: aws.String(stackID), LogicalResourceId: aws.String(logicalID)})
+	if err != nil || out.StackResourceDetail == nil || out.StackResourceDetail.Metadata == nil {
+		return fallback
+	}
+	var meta struct {
+		Path string `json:"aws:cdk:path"`
+	}
+	if json.Unmarshal([]byte(*out.StackResourceDetail.Metadata), &meta) != nil || meta.Path == "" {
+		return fallback
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(meta.Path, "/Resource"), "/Default")
+}
+
+// describe reads the create-only properties of a live resource.
+func (c Clients) describe(ctx context.Context, typ, physical string) (Live, error) {
+	switch typ {
+	case contract.TypeDBCluster:
+		out, err := c.RDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(physical)})
+		if err != nil {
+			return nil, err
+		}
+		if len(out.DBClusters) != 1 {
+			return nil, fmt.Errorf("DescribeDBClusters %s returned %d clusters", physical, len(out.DBClusters))
+		}
+		d := out.DBClusters[0]
+		live := Live{}
+		set(live, "Engine", d.Engine)
+		set(live, "EngineMode", d.EngineMode)
+		set(live, "DatabaseName", d.DatabaseName)
+		set(live, "MasterUsername", d.MasterUsername)
+		set(live, "KmsKeyId", d.KmsKeyId)
+		set(live, "DBSubnetGroupName", d.DBSubnetGroup)
+		set(live, "DBClusterIdentifier", d.DBClusterIdentifier)
+		if d.ClusterScalabilityType != "" {
+			live["ClusterScalabilityType"] = string(d.ClusterScalabilityType)
+		}
+		if d.StorageEncrypted != nil {
+			live["StorageEncrypted"] = strconv.FormatBool(*d.StorageEncrypted)
+		}
+		return live, nil
+	case contract.TypeFileSystem:
+		out, err := c.EFS.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{FileSystemId: aws.String(physical)})
+		if err != nil {
+			return nil, err
+		}
+		if len(out.FileSystems) != 1 {
+			return nil, fmt.Errorf("DescribeFileSystems %s returned %d file systems", physical, len(out.FileSystems))
+		}
+		f := out.FileSystems[0]
+		live := Live{"PerformanceMode": string(f.PerformanceMode)}
+		set(live, "KmsKeyId", f.KmsKeyId)
+		set(live, "AvailabilityZoneName", f.AvailabilityZoneName)
+		if f.Encrypted != nil {
+			live["Encrypted"] = strconv.FormatBool(*f.Encrypted)
+		}
+		return live, nil
+	case contract.TypeBackupVault:
+		out, err := c.Backup.DescribeBackupVault(ctx, &backup.DescribeBackupVaultInput{BackupVaultName: aws.String(physical)})
+		if err != nil {
+			return nil, err
+		}
+		live := Live{}
+		set(live, "BackupVaultName", out.BackupVaultName)
+		set(live, "EncryptionKeyArn", out.EncryptionKeyArn)
+		return live, nil
+	}
+	return nil, fmt.Errorf("the guard cannot read a %s", typ)
+}
+
+func set(l Live, k string, v *string) {
+	if v != nil && *v != "" {
+		l[k] = *v
+	}
 }

@@ -1,10 +1,12 @@
 // Command lambda is the restorable Lambda handler, built at synth for
 // provided.al2023 on arm64 (see restorable's handler build). One binary serves
-// every role; the function's RESTORABLE_HANDLER environment variable picks it.
+// every function; the function's RESTORABLE_HANDLER environment variable picks
+// the handler.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -19,78 +21,79 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/datasync"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/restorable-cdk/restorable/internal/contract"
 	"github.com/restorable-cdk/restorable/internal/efsrestore"
 	"github.com/restorable-cdk/restorable/internal/guard"
 	"github.com/restorable-cdk/restorable/internal/mover"
 )
 
-// HandlerEnv names the environment variable that selects the handler.
-const HandlerEnv = "RESTORABLE_HANDLER"
-
 func main() {
-	switch role := os.Getenv(HandlerEnv); role {
-	case "guard":
-		cfg, err := config.LoadDefaultConfig(context.Background())
-		if err != nil {
-			log.Fatalf("load AWS config: %v", err)
-		}
-		stacks := stackReader{cloudformation.NewFromConfig(cfg)}
-		lambda.Start(func(ctx context.Context, e cfn.Event) (guard.Response, error) {
-			return guard.Handle(ctx, stacks, guard.Event{
-				RequestType:           string(e.RequestType),
-				StackID:               e.StackID,
-				PhysicalResourceID:    e.PhysicalResourceID,
-				ResourceProperties:    e.ResourceProperties,
-				OldResourceProperties: e.OldResourceProperties,
-			}, log.Printf)
-		})
-	case "efs-restore-start", "efs-restore-complete":
-		cfg, err := config.LoadDefaultConfig(context.Background())
-		if err != nil {
-			log.Fatalf("load AWS config: %v", err)
-		}
-		h := efsrestore.Handler{Backup: backup.NewFromConfig(cfg), Lambda: awslambda.NewFromConfig(cfg),
-			EFS: efs.NewFromConfig(cfg), DataSync: datasync.NewFromConfig(cfg), Log: log.Printf}
-		if role == "efs-restore-start" {
-			lambda.Start(h.OnEvent)
-		} else {
-			lambda.Start(h.IsComplete)
-		}
-	case "efs-mover":
-		m := mover.Mover{Root: os.Getenv(MountEnv), Now: time.Now}
+	switch role := os.Getenv(contract.EnvHandler); role {
+	case contract.HandlerGuard:
+		cfg := awsConfig()
+		c := guard.Clients{CloudFormation: cloudformation.NewFromConfig(cfg), RDS: rds.NewFromConfig(cfg),
+			EFS: efs.NewFromConfig(cfg), Backup: backup.NewFromConfig(cfg)}
+		lambda.Start(cfn.LambdaWrap(func(ctx context.Context, e cfn.Event) (string, map[string]interface{}, error) {
+			return c.Handle(ctx, e, log.Printf)
+		}))
+	case contract.HandlerEFSRestore:
+		cfg := awsConfig()
+		h := efsrestore.Handler{Backup: backup.NewFromConfig(cfg), EFS: efs.NewFromConfig(cfg), DataSync: datasync.NewFromConfig(cfg),
+			Lambda: awslambda.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg), CloudFormation: cloudformation.NewFromConfig(cfg), Log: log.Printf}
+		lambda.Start(restoreHandler(h))
+	case contract.HandlerMover:
+		m := mover.Mover{Root: os.Getenv(contract.EnvMount), Now: time.Now}
 		if m.Root == "" {
-			log.Fatalf("%s is not set", MountEnv)
+			log.Fatalf("%s is not set", contract.EnvMount)
 		}
 		lambda.Start(m.Handle)
 	default:
-		log.Fatalf("%s=%q: unknown handler", HandlerEnv, role)
+		log.Fatalf("%s=%q: unknown handler", contract.EnvHandler, role)
 	}
 }
 
-// MountEnv names the environment variable with the mover's mount path.
-const MountEnv = "RESTORABLE_MOUNT"
-
-// stackReader implements guard.Stacks with the CloudFormation API.
-type stackReader struct{ client *cloudformation.Client }
-
-func (s stackReader) StackStatus(ctx context.Context, stackID string) (string, error) {
-	out, err := s.client.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
+func awsConfig() aws.Config {
+	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
-		return "", err
+		log.Fatalf("load AWS config: %v", err)
 	}
-	if len(out.Stacks) != 1 {
-		return "", fmt.Errorf("DescribeStacks %s returned %d stacks", stackID, len(out.Stacks))
-	}
-	return string(out.Stacks[0].StackStatus), nil
+	return cfg
 }
 
-func (s stackReader) PhysicalID(ctx context.Context, stackID, logicalID string) (string, error) {
-	out, err := s.client.DescribeStackResource(ctx, &cloudformation.DescribeStackResourceInput{
-		StackName: aws.String(stackID), LogicalResourceId: aws.String(logicalID),
-	})
-	if err != nil {
-		return "", err
+// restoreHandler answers both callers of the EFS restore function:
+// CloudFormation, with a custom resource event that carries a ResponseURL, and
+// the restore's state machine, with a step.
+func restoreHandler(h efsrestore.Handler) func(context.Context, json.RawMessage) (interface{}, error) {
+	onEvent := cfn.LambdaWrap(h.OnEvent)
+	return func(ctx context.Context, raw json.RawMessage) (interface{}, error) {
+		var probe struct {
+			RequestType string `json:"RequestType"`
+			ResponseURL string `json:"ResponseURL"`
+			Action      string `json:"action"`
+		}
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			return nil, fmt.Errorf("efsrestore: unreadable event: %w", err)
+		}
+		if probe.RequestType != "" && probe.ResponseURL != "" {
+			var e cfn.Event
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return nil, err
+			}
+			return onEvent(ctx, e)
+		}
+		var in efsrestore.StepInput
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return nil, fmt.Errorf("efsrestore: unreadable step: %w", err)
+		}
+		switch probe.Action {
+		case efsrestore.ActionStep:
+			return h.Step(ctx, in)
+		case efsrestore.ActionFail:
+			return h.Fail(ctx, in)
+		}
+		return nil, fmt.Errorf("efsrestore: unknown action %q", probe.Action)
 	}
-	return aws.ToString(out.StackResourceDetail.PhysicalResourceId), nil
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,60 +18,65 @@ import (
 )
 
 const (
-	rp      = "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
-	request = "7b0c3e58-1f0e-4d35-9a3a-2d1c0b6f4e21"
+	rpA = "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
+	rpB = "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:2FC4C6F8-AFC1-446B-B91C-219C599C1E56"
+	rpC = "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:3AD5D709-B0D2-457C-8A2D-32AD6AAD2F67"
+	req = "5f1c2b7e-0a1d-4c55-9e0f-6a7b8c9d0e1f"
 )
 
-var clock = time.Date(2026, 11, 20, 10, 30, 0, 0, time.UTC)
+// tree is a file system as a map from slash path to content: "d/" for a
+// directory, "-> target" for a symbolic link.
+type tree map[string]string
 
-func newMover(t *testing.T) Mover {
-	t.Helper()
-	return Mover{Root: t.TempDir(), Now: func() time.Time { return clock }}
-}
-
-// tree writes files (path -> content; a content starting with "->" is a
-// symlink target, a path ending in "/" an empty directory) below dir.
-func tree(t *testing.T, dir string, files map[string]string) {
+func write(t testing.TB, root string, files tree) {
 	t.Helper()
 	for p, content := range files {
-		full := filepath.Join(dir, p)
-		if strings.HasSuffix(p, "/") {
+		full := filepath.Join(root, p)
+		switch {
+		case strings.HasSuffix(p, "/"):
 			require.NoError(t, os.MkdirAll(full, 0o755))
-			continue
+		case strings.HasPrefix(content, "-> "):
+			require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+			require.NoError(t, os.Symlink(strings.TrimPrefix(content, "-> "), full))
+		default:
+			require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+			require.NoError(t, os.WriteFile(full, []byte(content), 0o644))
 		}
-		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
-		if strings.HasPrefix(content, "->") {
-			require.NoError(t, os.Symlink(strings.TrimPrefix(content, "->"), full))
-			continue
-		}
-		require.NoError(t, os.WriteFile(full, []byte(content), 0o644))
 	}
 }
 
-// contents reads the files and symlinks below dir (path -> content, or "->"
-// and the target for a symlink), skipping the mover's state.
-func contents(t *testing.T, dir string, skipState bool) map[string]string {
+// stamp is the time in the names of pre-restore and discard directories.
+var stamp = regexp.MustCompile(`\d{8}T\d{6}Z`)
+
+// read returns the tree at root, leaving out the mover's records, locks and
+// the names that carry a time.
+func read(t testing.TB, root string) tree {
 	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	out := tree{}
+	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		require.NoError(t, err)
-		rel, _ := filepath.Rel(dir, p)
-		if skipState && (rel == StateDir || strings.HasPrefix(rel, StateDir+string(filepath.Separator))) && !strings.Contains(rel, "pre-restore-") {
-			if d.IsDir() && rel != StateDir {
-				return nil
-			}
-			if !d.IsDir() {
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		for _, skip := range []string{StateDir + "/jobs", StateDir + "/restored", StateDir + "/lock"} {
+			if strings.HasPrefix(rel, skip) {
+				if d.IsDir() && rel == skip {
+					return filepath.SkipDir
+				}
 				return nil
 			}
 		}
+		rel = stamp.ReplaceAllString(rel, "<time>")
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			require.NoError(t, err)
-			out[rel] = "->" + target
-		case d.Type().IsRegular():
-			raw, err := os.ReadFile(p)
-			require.NoError(t, err)
+			target, _ := os.Readlink(p)
+			out[rel] = "-> " + target
+		case d.IsDir():
+			out[rel+"/"] = ""
+		default:
+			raw, _ := os.ReadFile(p)
 			out[rel] = string(raw)
 		}
 		return nil
@@ -77,337 +84,413 @@ func contents(t *testing.T, dir string, skipState bool) map[string]string {
 	return out
 }
 
-// restore simulates AWS Backup: it writes the recovery point into a new
-// restore directory after Prepare.
-func restore(t *testing.T, m Mover, name string, files map[string]string) string {
-	t.Helper()
-	dir := filepath.Join(m.Root, RestorePrefix+name)
-	require.NoError(t, os.Mkdir(dir, 0o755))
-	tree(t, dir, files)
-	return dir
+func newMover(root string) Mover {
+	return Mover{Root: root, Now: func() time.Time { return time.Date(2026, 11, 20, 10, 15, 22, 0, time.UTC) }, Budget: func(context.Context) bool { return true }}
 }
 
-func prepareAndMove(t *testing.T, m Mover, restored map[string]string) MoveResult {
+func handle(t testing.TB, m Mover, action, point string) Result {
 	t.Helper()
-	prep, err := m.Prepare(request, rp)
+	res, err := m.Handle(context.Background(), Request{Action: action, RequestID: req, RecoveryPoint: point})
 	require.NoError(t, err)
-	require.False(t, prep.AlreadyRestored)
-	restore(t, m, "2026-11-20T10-30-05-000Z", restored)
-	res, err := m.Move(context.Background(), request, rp)
-	require.NoError(t, err)
-	require.True(t, res.Done)
 	return res
 }
 
-func TestRestoreIntoAnEmptyFileSystem(t *testing.T) {
-	m := newMover(t)
-	res := prepareAndMove(t, m, map[string]string{
-		"redmine-files/2026/11/a.png": "A", "redmine-files/2026/11/b.pdf": "B", "README": "r",
-	})
-	assert.Equal(t, map[string]string{"redmine-files/2026/11/a.png": "A", "redmine-files/2026/11/b.pdf": "B", "README": "r"}, contents(t, m.Root, true))
-	// Whole trees move with one rename each; nothing is set aside.
+// live is the file system now: the application's directory, written to since
+// the backup, a directory the backup does not have, and a file at the root.
+var live = tree{
+	"data/":              "",
+	"data/a.txt":         "a, edited after the backup",
+	"data/new.txt":       "written after the backup",
+	"uploads-2026/":      "",
+	"uploads-2026/x.bin": "not in the backup",
+	"settings.json":      "current settings",
+	"aws-backup-restore_20260101T000000000Z/":        "",
+	"aws-backup-restore_20260101T000000000Z/old.txt": "a leftover restore directory",
+}
+
+// backup is what AWS Backup restores: the root as it was, including the
+// mover's state and a leftover restore directory, which it backed up too.
+var backup = tree{
+	"data/":                       "",
+	"data/a.txt":                  "a, as backed up",
+	"data/b.txt":                  "b, deleted since",
+	"settings.json":               "old settings",
+	".restorable/":                "",
+	".restorable/restored/":       "",
+	".restorable/restored/x.json": "{}",
+	"aws-backup-restore_20260101T000000000Z/":        "",
+	"aws-backup-restore_20260101T000000000Z/old.txt": "a leftover restore directory",
+}
+
+const restoreDir = "aws-backup-restore_20261120T101522000Z"
+
+// restoreInto writes b where AWS Backup would, as a new restore directory.
+func restoreInto(t testing.TB, root, dirName string, b tree) {
+	t.Helper()
+	moved := tree{dirName + "/": ""}
+	for p, c := range b {
+		moved[dirName+"/"+p] = c
+	}
+	write(t, root, moved)
+}
+
+func TestARestoreSwapsWholeEntriesAtTheRoot(t *testing.T) {
+	// GIVEN a file system and a request prepared before AWS Backup restores
+	root := t.TempDir()
+	write(t, root, live)
+	m := newMover(root)
+	assert.Equal(t, StatusPrepared, handle(t, m, ActionPrepare, rpA).Status)
+	restoreInto(t, root, restoreDir, backup)
+	// WHEN the mover moves
+	res := handle(t, m, ActionMove, rpA)
+	// THEN each root entry the backup holds is the backup's, and the current
+	// one is kept aside as a whole; what the backup lacks stays; the backup's
+	// copies of the mover's state and of older restore directories are gone,
+	// and so is the emptied restore directory
+	assert.Equal(t, StatusDone, res.Status)
 	assert.Equal(t, 2, res.Moved)
-	assert.Equal(t, 0, res.SetAside)
-	assert.Empty(t, res.PreRestoreDir)
-	assert.NoDirExists(t, filepath.Join(m.Root, res.RestoreDir), "the empty restore directory is removed")
-	assert.FileExists(t, filepath.Join(m.Root, StateDir, "restored", "1EB3B5E7-9EB0-435A-A80B-108B488B0D45.json"))
+	assert.Equal(t, 2, res.SetAside)
+	assert.Equal(t, restoreDir, res.RestoreDir)
+	assert.Equal(t, "/.restorable/pre-restore-20261120T101522Z-5f1c2b7e", res.PreRestoreDir)
+	assert.Equal(t, tree{
+		"data/":              "",
+		"data/a.txt":         "a, as backed up",
+		"data/b.txt":         "b, deleted since",
+		"settings.json":      "old settings",
+		"uploads-2026/":      "",
+		"uploads-2026/x.bin": "not in the backup",
+		"aws-backup-restore_20260101T000000000Z/":        "",
+		"aws-backup-restore_20260101T000000000Z/old.txt": "a leftover restore directory",
+		".restorable/": "",
+		".restorable/pre-restore-<time>-5f1c2b7e/":              "",
+		".restorable/pre-restore-<time>-5f1c2b7e/data/":         "",
+		".restorable/pre-restore-<time>-5f1c2b7e/data/a.txt":    "a, edited after the backup",
+		".restorable/pre-restore-<time>-5f1c2b7e/data/new.txt":  "written after the backup",
+		".restorable/pre-restore-<time>-5f1c2b7e/settings.json": "current settings",
+	}, read(t, root))
+	// AND the recovery point is recorded as restored: restoring it again
+	// starts nothing
+	again := handle(t, m, ActionPrepare, rpA)
+	assert.Equal(t, StatusAlreadyRestored, again.Status)
+	require.NotNil(t, again.Marker)
+	assert.Equal(t, req, again.Marker.RequestID)
 }
 
-func TestCurrentFilesAreSetAsideNeverOverwritten(t *testing.T) {
-	m := newMover(t)
-	// GIVEN current files: some deleted since the backup, some changed, some new
-	tree(t, m.Root, map[string]string{
-		"files/kept-and-changed.txt": "current version",
-		"files/only-current.txt":     "uploaded after the backup",
-		"files/nested/deep.txt":      "current deep",
-		"top.txt":                    "current top",
-	})
-	// WHEN the backup is restored
-	res := prepareAndMove(t, m, map[string]string{
-		"files/kept-and-changed.txt": "backup version",
-		"files/deleted.txt":          "deleted by mistake",
-		"files/nested/deep.txt":      "backup deep",
-		"files/nested/gone/x.txt":    "x",
-		"top.txt":                    "backup top",
-	})
-	// THEN every restored file is at its original path, files only the current
-	// tree has stay, and every current file a restored one replaced is under the
-	// pre-restore directory at the same relative path
-	pre := "pre-restore-20261120T103000Z-7b0c3e58"
-	assert.Equal(t, filepath.Join(StateDir, pre), res.PreRestoreDir)
-	assert.Equal(t, map[string]string{
-		"files/kept-and-changed.txt": "backup version",
-		"files/only-current.txt":     "uploaded after the backup",
-		"files/deleted.txt":          "deleted by mistake",
-		"files/nested/deep.txt":      "backup deep",
-		"files/nested/gone/x.txt":    "x",
-		"top.txt":                    "backup top",
-		filepath.Join(StateDir, pre, "files/kept-and-changed.txt"): "current version",
-		filepath.Join(StateDir, pre, "files/nested/deep.txt"):      "current deep",
-		filepath.Join(StateDir, pre, "top.txt"):                    "current top",
-	}, contents(t, m.Root, true))
-	assert.Equal(t, 3, res.SetAside)
-	assert.Equal(t, 5, res.Moved) // nested/gone moves as one tree
-	info, err := os.Stat(filepath.Join(m.Root, res.PreRestoreDir))
-	require.NoError(t, err)
-	assert.Equal(t, fs.FileMode(0o700), info.Mode().Perm(), "what is set aside is readable by root only")
+func TestRequestsAreCheckedBeforeAnythingIsTouched(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, tree{"app/": "", "app/forged.json": `{"recoveryPoint":"` + rpA + `","phase":"planned"}`})
+	m := newMover(root)
+	for _, r := range []Request{
+		{Action: ActionMove, RequestID: "../../app/forged", RecoveryPoint: rpA},
+		{Action: ActionMove, RequestID: "a/b", RecoveryPoint: rpA},
+		{Action: ActionMove, RequestID: "", RecoveryPoint: rpA},
+		{Action: ActionMove, RequestID: req, RecoveryPoint: "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:../../x"},
+		{Action: ActionMove, RequestID: req, RecoveryPoint: "arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:x"},
+		{Action: "delete", RequestID: req, RecoveryPoint: rpA},
+	} {
+		_, err := m.Handle(context.Background(), r)
+		assert.Error(t, err, "%+v", r)
+	}
+	_, err := os.Stat(filepath.Join(root, StateDir))
+	assert.True(t, os.IsNotExist(err), "nothing was created")
 }
 
-func TestTypeConflictsSetTheWholeEntryAside(t *testing.T) {
-	m := newMover(t)
-	tree(t, m.Root, map[string]string{"docs": "now a file", "logs/today.log": "now a directory"})
-	res := prepareAndMove(t, m, map[string]string{"docs/guide.md": "was a directory", "logs": "was a file"})
-	pre := res.PreRestoreDir
-	assert.Equal(t, map[string]string{
-		"docs/guide.md":                      "was a directory",
-		"logs":                               "was a file",
-		filepath.Join(pre, "docs"):           "now a file",
-		filepath.Join(pre, "logs/today.log"): "now a directory",
-	}, contents(t, m.Root, true))
+func TestAMoveWithoutAPreparedRequestFails(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, live)
+	restoreInto(t, root, restoreDir, backup)
+	_, err := newMover(root).Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: rpA})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "was not prepared")
+	assert.Equal(t, read(t, root)["data/a.txt"], "a, edited after the backup")
 }
 
-func TestSymlinksAreMovedNotFollowed(t *testing.T) {
-	m := newMover(t)
+func TestTwoNewRestoreDirectoriesMoveNothing(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, live)
+	m := newMover(root)
+	handle(t, m, ActionPrepare, rpA)
+	restoreInto(t, root, restoreDir, backup)
+	restoreInto(t, root, "aws-backup-restore_20261120T101600000Z", backup)
+	before := read(t, root)
+	_, err := m.Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: rpA})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "2 new restore directories")
+	assert.Equal(t, before, read(t, root))
+}
+
+func TestSymlinksSwappedInDuringTheMoveNeverRedirectIt(t *testing.T) {
 	outside := t.TempDir()
-	tree(t, outside, map[string]string{"secret": "outside the file system"})
-	// The current "shared" is a symlink to a directory elsewhere; the restored
-	// one is a real directory. A restored "latest" is a symlink.
-	tree(t, m.Root, map[string]string{"shared": "->" + outside})
-	res := prepareAndMove(t, m, map[string]string{"shared/file": "restored", "latest": "->shared/file"})
-	got := contents(t, m.Root, true)
-	assert.Equal(t, "restored", got["shared/file"])
-	assert.Equal(t, "->shared/file", got["latest"])
-	assert.Equal(t, "->"+outside, got[filepath.Join(res.PreRestoreDir, "shared")], "the symlink itself is set aside")
-	// Nothing was written through the old symlink.
-	assert.Equal(t, map[string]string{"secret": "outside the file system"}, contents(t, outside, false))
-}
-
-func TestPermissionsAndOwnershipSurvive(t *testing.T) {
-	m := newMover(t)
-	prep, err := m.Prepare(request, rp)
-	require.NoError(t, err)
-	require.False(t, prep.AlreadyRestored)
-	dir := restore(t, m, "x", map[string]string{"private/key.pem": "k", "public/index.html": "i", "run.sh": "#!/bin/sh"})
-	require.NoError(t, os.Chmod(filepath.Join(dir, "private/key.pem"), 0o600))
-	require.NoError(t, os.Chmod(filepath.Join(dir, "private"), 0o700))
-	require.NoError(t, os.Chmod(filepath.Join(dir, "run.sh"), 0o755))
-	before, err := os.Stat(filepath.Join(dir, "private/key.pem"))
-	require.NoError(t, err)
-	_, err = m.Move(context.Background(), request, rp)
-	require.NoError(t, err)
-	for p, want := range map[string]fs.FileMode{"private/key.pem": 0o600, "private": 0o700, "run.sh": 0o755, "public/index.html": 0o644} {
-		info, err := os.Stat(filepath.Join(m.Root, p))
-		require.NoError(t, err)
-		assert.Equal(t, want, info.Mode().Perm(), p)
+	write(t, outside, tree{"keep.txt": "outside the file system"})
+	tests := []struct {
+		name string
+		at   string
+		swap func(root string)
+	}{
+		{"the current entry becomes a link out of the file system, before it moves aside", "aside data", func(root string) {
+			require.NoError(t, os.RemoveAll(filepath.Join(root, "data")))
+			require.NoError(t, os.Symlink(outside, filepath.Join(root, "data")))
+		}},
+		{"the restore directory becomes a link to the mover's state", "restore data", func(root string) {
+			require.NoError(t, os.Rename(filepath.Join(root, restoreDir), filepath.Join(root, "elsewhere")))
+			require.NoError(t, os.Symlink(filepath.Join(root, StateDir), filepath.Join(root, restoreDir)))
+		}},
+		{"the restored entry becomes a link out of the file system", "restore settings.json", func(root string) {
+			require.NoError(t, os.Remove(filepath.Join(root, restoreDir, "settings.json")))
+			require.NoError(t, os.Symlink(filepath.Join(outside, "keep.txt"), filepath.Join(root, restoreDir, "settings.json")))
+		}},
 	}
-	after, err := os.Stat(filepath.Join(m.Root, "private/key.pem"))
-	require.NoError(t, err)
-	assert.True(t, os.SameFile(before, after), "a rename keeps the same inode, so owner, times and links are untouched")
-}
-
-func TestAnEmptyRestore(t *testing.T) {
-	m := newMover(t)
-	tree(t, m.Root, map[string]string{"current.txt": "c"})
-	res := prepareAndMove(t, m, map[string]string{})
-	assert.Equal(t, 0, res.Moved)
-	assert.Equal(t, map[string]string{"current.txt": "c"}, contents(t, m.Root, true))
-	assert.NoDirExists(t, filepath.Join(m.Root, res.RestoreDir))
-}
-
-func TestRestoredStateAndOlderRestoresStayInTheRestoreDirectory(t *testing.T) {
-	m := newMover(t)
-	// A backup taken after an earlier restore contains its directories too.
-	res := prepareAndMove(t, m, map[string]string{
-		"app/data":                                  "d",
-		StateDir + "/restored/OLD.json":             "{}",
-		RestorePrefix + "2025-01-01T00-00-00/x.txt": "old restore",
-	})
-	assert.ElementsMatch(t, []string{StateDir, RestorePrefix + "2025-01-01T00-00-00"}, res.Left)
-	assert.FileExists(t, filepath.Join(m.Root, res.RestoreDir, StateDir, "restored", "OLD.json"))
-	assert.FileExists(t, filepath.Join(m.Root, "app/data"))
-	assert.NoFileExists(t, filepath.Join(m.Root, StateDir, "restored", "OLD.json"), "the mover's own state is never overwritten")
-}
-
-func TestARecoveryPointIsRestoredOnlyOnce(t *testing.T) {
-	m := newMover(t)
-	first := prepareAndMove(t, m, map[string]string{"a": "1"})
-	// A later deploy, or a retry after a lost response, asks again.
-	prep, err := m.Prepare("11111111-2222-3333-4444-555555555555", rp)
-	require.NoError(t, err)
-	assert.True(t, prep.AlreadyRestored)
-	require.NotNil(t, prep.Marker)
-	assert.Equal(t, request, prep.Marker.RequestID)
-	assert.Equal(t, first.RestoreDir, prep.Marker.RestoreDir)
-	again, err := m.Move(context.Background(), request, rp)
-	require.NoError(t, err)
-	assert.Equal(t, first, again)
-}
-
-func TestAMoveResumesAfterTheTimeLimit(t *testing.T) {
-	m := newMover(t)
-	renames := 0
-	m.Budget = func(context.Context) bool { renames++; return renames%3 != 0 } // stop every third rename
-	current := map[string]string{}
-	restored := map[string]string{}
-	for i := 0; i < 10; i++ {
-		current[fmt.Sprintf("d/f%02d", i)] = "current"
-		restored[fmt.Sprintf("d/f%02d", i)] = "restored"
-		restored[fmt.Sprintf("e/g%02d", i)] = "new"
-	}
-	tree(t, m.Root, current)
-	_, err := m.Prepare(request, rp)
-	require.NoError(t, err)
-	restore(t, m, "r", restored)
-	var res MoveResult
-	calls := 0
-	for !res.Done {
-		calls++
-		require.Less(t, calls, 50)
-		res, err = m.Move(context.Background(), request, rp)
-		require.NoError(t, err)
-	}
-	assert.Greater(t, calls, 1, "the move needed several calls")
-	// Every file moved exactly once, and the counts add up over the calls.
-	assert.Equal(t, 10, res.SetAside)
-	assert.Equal(t, 11, res.Moved) // ten files into d, and e as one tree
-	got := contents(t, m.Root, true)
-	for p := range restored {
-		assert.Equal(t, restored[p], got[p], p)
-	}
-	for p := range current {
-		assert.Equal(t, "current", got[filepath.Join(res.PreRestoreDir, p)], p)
-	}
-}
-
-func TestNothingIsLostOnRandomTrees(t *testing.T) {
-	for seed := int64(1); seed <= 25; seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			r := rand.New(rand.NewSource(seed))
-			m := newMover(t)
-			current, restored := randomTree(r, "c"), randomTree(r, "r")
-			tree(t, m.Root, current)
-			res := prepareAndMove(t, m, restored)
-			got := contents(t, m.Root, true)
-			// Every restored file is at its path with its content.
-			for p, content := range restored {
-				assert.Equal(t, content, got[p], "restored %s", p)
-			}
-			// Every current file is where it was, or set aside at the same path.
-			for p, content := range current {
-				if got[p] == content {
-					continue
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, live)
+			m := newMover(root)
+			handle(t, m, ActionPrepare, rpA)
+			restoreInto(t, root, restoreDir, backup)
+			m.Hook = func(step string) {
+				if step == tt.at {
+					tt.swap(root)
 				}
-				assert.Equal(t, content, got[filepath.Join(res.PreRestoreDir, p)], "current %s", p)
 			}
-			// And nothing else appeared: every file is one of the two.
-			assert.Equal(t, len(got), countKept(got, current, restored, res.PreRestoreDir))
+			_, _ = m.Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: rpA})
+			// Nothing outside the file system changed, and nothing was planted
+			// in the mover's state directory.
+			assert.Equal(t, tree{"keep.txt": "outside the file system"}, read(t, outside))
+			state, err := os.ReadDir(filepath.Join(root, StateDir))
+			require.NoError(t, err)
+			for _, e := range state {
+				assert.Regexp(t, `^(jobs|restored|pre-restore-.*|discard-.*|lock.*)$`, e.Name())
+			}
+			_, err = os.Stat(filepath.Join(root, StateDir, "settings.json"))
+			assert.True(t, os.IsNotExist(err))
+		})
+	}
+	t.Run("a restore directory that is a link is never opened", func(t *testing.T) {
+		root := t.TempDir()
+		write(t, root, live)
+		m := newMover(root)
+		handle(t, m, ActionPrepare, rpA)
+		require.NoError(t, os.Symlink(outside, filepath.Join(root, restoreDir)))
+		_, err := m.Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: rpA})
+		require.Error(t, err)
+		assert.Equal(t, tree{"keep.txt": "outside the file system"}, read(t, outside))
+	})
+}
+
+func TestTwoMoversAtOnceNeverBothWork(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, live)
+	m := newMover(root)
+	handle(t, m, ActionPrepare, rpA)
+	restoreInto(t, root, restoreDir, backup)
+	// GIVEN a mover that stops halfway through the swap
+	inside, release := make(chan struct{}), make(chan struct{})
+	first := m
+	var once sync.Once
+	first.Hook = func(step string) {
+		if step == "restore data" {
+			once.Do(func() { close(inside); <-release })
+		}
+	}
+	var firstRes Result
+	var firstErr error
+	done := make(chan struct{})
+	go func() {
+		firstRes, firstErr = first.Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: rpA})
+		close(done)
+	}()
+	<-inside
+	// WHEN a second mover starts, for the same request and for another
+	for _, point := range []string{rpA, rpB} {
+		res, err := m.Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: point})
+		require.NoError(t, err)
+		// THEN it does nothing and says the lock is held
+		assert.Equal(t, StatusBusy, res.Status)
+		assert.Contains(t, res.Message, "request "+req)
+	}
+	close(release)
+	<-done
+	require.NoError(t, firstErr)
+	assert.Equal(t, StatusDone, firstRes.Status)
+	assert.Equal(t, "a, as backed up", read(t, root)["data/a.txt"])
+	assert.Equal(t, "a, edited after the backup", read(t, root)[".restorable/pre-restore-<time>-5f1c2b7e/data/a.txt"])
+}
+
+// steps runs a whole restore and returns the names of its steps.
+func steps(t *testing.T) []string {
+	root := t.TempDir()
+	write(t, root, live)
+	m := newMover(root)
+	var names []string
+	m.Hook = func(step string) { names = append(names, step) }
+	handle(t, m, ActionPrepare, rpA)
+	restoreInto(t, root, restoreDir, backup)
+	handle(t, m, ActionMove, rpA)
+	return names
+}
+
+type crash struct{ step string }
+
+func TestACrashAtAnyStepResumesToTheSameState(t *testing.T) {
+	all := steps(t)
+	require.GreaterOrEqual(t, len(all), 8, all)
+	var want tree
+	for _, at := range all {
+		t.Run(at, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, live)
+			clock := time.Date(2026, 11, 20, 10, 15, 22, 0, time.UTC)
+			m := newMover(root)
+			m.Now = func() time.Time { return clock }
+			// GIVEN a mover that crashes at this step, holding the lock
+			m.Hook = func(step string) {
+				if step == at {
+					panic(crash{step})
+				}
+			}
+			func() {
+				defer func() {
+					r := recover()
+					_, ok := r.(crash)
+					require.True(t, ok, "crashed at %s: %v", at, r)
+				}()
+				_, _ = m.Handle(context.Background(), Request{Action: ActionPrepare, RequestID: req, RecoveryPoint: rpA})
+				if at != "prepare" {
+					restoreInto(t, root, restoreDir, backup)
+				}
+				_, _ = m.Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: rpA})
+			}()
+			m.Hook = nil
+			// THEN until its lease ends, no other step works
+			res := handle(t, m, ActionMove, rpA)
+			assert.Equal(t, StatusBusy, res.Status)
+			// WHEN the lease has ended and the step runs again
+			clock = clock.Add(17 * time.Minute)
+			if at == "prepare" {
+				handle(t, m, ActionPrepare, rpA)
+				restoreInto(t, root, restoreDir, backup)
+			}
+			res = handle(t, m, ActionMove, rpA)
+			// THEN it ends as a restore that never crashed
+			assert.Equal(t, StatusDone, res.Status)
+			assert.Equal(t, 2, res.Moved)
+			assert.Equal(t, 2, res.SetAside)
+			got := read(t, root)
+			for p := range got {
+				if strings.HasPrefix(p, StateDir+"/lock.broken-") {
+					delete(got, p)
+				}
+			}
+			if want == nil {
+				want = got
+			}
+			assert.Equal(t, want, got)
 		})
 	}
 }
 
-// randomTree builds a small tree whose names collide with other random trees,
-// with file/directory clashes, symlinks and empty directories.
-func randomTree(r *rand.Rand, tag string) map[string]string {
-	names := []string{"a", "b", "c", "d"}
-	files := map[string]string{}
-	var add func(prefix string, depth int)
-	add = func(prefix string, depth int) {
-		for _, n := range names {
-			p := prefix + n
-			switch x := r.Intn(10); {
-			case x < 4:
-				files[p] = tag + ":" + p
-			case x < 5:
-				files[p] = "->" + tag + "-target"
-			case x < 8 && depth < 3:
-				add(p+"/", depth+1)
-			}
-		}
-	}
-	add("", 0)
-	// A tree cannot hold p both as a file and as a directory prefix.
-	for p := range files {
-		for q := range files {
-			if strings.HasPrefix(q, p+"/") {
-				delete(files, p)
-			}
-		}
-	}
-	return files
+func TestAnAbortUndoesAnUnfinishedSwap(t *testing.T) {
+	// GIVEN a move that ran out of time after one entry
+	root := t.TempDir()
+	write(t, root, live)
+	original := read(t, root)
+	m := newMover(root)
+	handle(t, m, ActionPrepare, rpA)
+	restoreInto(t, root, restoreDir, backup)
+	withRestore := read(t, root)
+	calls := 0
+	m.Budget = func(context.Context) bool { calls++; return calls < 4 }
+	res := handle(t, m, ActionMove, rpA)
+	require.Equal(t, StatusContinue, res.Status)
+	require.Equal(t, 1, res.Moved)
+	require.NotEqual(t, withRestore, read(t, root))
+	// WHEN the deploy rolls back and aborts the request
+	m.Budget = func(context.Context) bool { return true }
+	res = handle(t, m, ActionAbort, rpA)
+	// THEN every entry is back as it was, and AWS Backup's restore directory
+	// is as AWS Backup wrote it
+	assert.Equal(t, StatusUndone, res.Status)
+	assert.Equal(t, withRestore, read(t, root))
+	// AND the request cannot move again
+	_, err := m.Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: rpA})
+	assert.ErrorContains(t, err, "aborted and undone")
+	assert.NotEqual(t, original, withRestore)
 }
 
-func countKept(got, current, restored map[string]string, pre string) int {
-	n := 0
-	for p, content := range got {
-		if restored[p] == content || current[p] == content || current[strings.TrimPrefix(p, pre+"/")] == content {
-			n++
+func TestAnAbortAfterTheSwapKeepsTheRestoredFiles(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, live)
+	m := newMover(root)
+	clock := time.Date(2026, 11, 20, 10, 15, 22, 0, time.UTC)
+	m.Now = func() time.Time { return clock }
+	handle(t, m, ActionPrepare, rpA)
+	restoreInto(t, root, restoreDir, backup)
+	m.Hook = func(step string) {
+		if step == "remove restore directory" {
+			panic(crash{step})
 		}
 	}
-	return n
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = m.Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: rpA})
+	}()
+	m.Hook = nil
+	clock = clock.Add(17 * time.Minute) // the crashed step's lease has ended
+	res := handle(t, m, ActionAbort, rpA)
+	assert.Equal(t, StatusDone, res.Status)
+	assert.Equal(t, "a, as backed up", read(t, root)["data/a.txt"])
+	assert.NotContains(t, read(t, root), restoreDir+"/")
 }
 
-func TestMoveErrors(t *testing.T) {
-	t.Run("no restore directory appeared", func(t *testing.T) {
-		m := newMover(t)
-		_, err := m.Prepare(request, rp)
+func TestThreeRestoresInARowNeverNest(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, live)
+	var sizes []int
+	for i, point := range []string{rpA, rpB, rpC} {
+		// Each backup is the root as it is now, with the mover's state and
+		// every earlier pre-restore directory.
+		snapshot := read(t, root)
+		m := newMover(root)
+		m.Now = func() time.Time { return time.Date(2026, 11, 20+i, 10, 0, 0, 0, time.UTC) }
+		r := fmt.Sprintf("0000000%d-0a1d-4c55-9e0f-6a7b8c9d0e1f", i)
+		_, err := m.Handle(context.Background(), Request{Action: ActionPrepare, RequestID: r, RecoveryPoint: point})
 		require.NoError(t, err)
-		_, err = m.Move(context.Background(), request, rp)
-		assert.ErrorContains(t, err, "no new aws-backup-restore_* directory is at the file system root")
-	})
-	t.Run("older restore directories are not taken for the new one", func(t *testing.T) {
-		m := newMover(t)
-		restore(t, m, "2025-01-01T00-00-00", map[string]string{"old": "o"})
-		_, err := m.Prepare(request, rp)
+		dirName := fmt.Sprintf("aws-backup-restore_202611%02dT100000000Z", 20+i)
+		restoreInto(t, root, dirName, snapshot)
+		res, err := m.Handle(context.Background(), Request{Action: ActionMove, RequestID: r, RecoveryPoint: point})
 		require.NoError(t, err)
-		_, err = m.Move(context.Background(), request, rp)
-		assert.ErrorContains(t, err, "there were [aws-backup-restore_2025-01-01T00-00-00] before")
-		assert.FileExists(t, filepath.Join(m.Root, RestorePrefix+"2025-01-01T00-00-00", "old"))
-	})
-	t.Run("two new restore directories", func(t *testing.T) {
-		m := newMover(t)
-		_, err := m.Prepare(request, rp)
-		require.NoError(t, err)
-		restore(t, m, "1", nil)
-		restore(t, m, "2", nil)
-		_, err = m.Move(context.Background(), request, rp)
-		assert.ErrorContains(t, err, "2 new restore directories appeared")
-	})
-	t.Run("a retried prepare keeps the first snapshot", func(t *testing.T) {
-		m := newMover(t)
-		_, err := m.Prepare(request, rp)
-		require.NoError(t, err)
-		restore(t, m, "new", map[string]string{"f": "x"})
-		_, err = m.Prepare(request, rp) // the Lambda retried after AWS Backup started
-		require.NoError(t, err)
-		res, err := m.Move(context.Background(), request, rp)
-		require.NoError(t, err)
-		assert.Equal(t, RestorePrefix+"new", res.RestoreDir)
-	})
-	t.Run("move without prepare", func(t *testing.T) {
-		_, err := newMover(t).Move(context.Background(), request, rp)
-		assert.ErrorContains(t, err, "no record of request")
-	})
-	t.Run("another recovery point", func(t *testing.T) {
-		m := newMover(t)
-		_, err := m.Prepare(request, rp)
-		require.NoError(t, err)
-		_, err = m.Move(context.Background(), request, strings.Replace(rp, "1EB3", "2EB3", 1))
-		assert.ErrorContains(t, err, "prepared recovery point")
-	})
-	t.Run("bad names", func(t *testing.T) {
-		_, err := newMover(t).Prepare("../../etc", rp)
-		assert.ErrorContains(t, err, "is not a valid name")
-		_, err = newMover(t).Prepare(request, "arn:aws:backup:x:1:recovery-point:../x")
-		assert.ErrorContains(t, err, "does not end in a recovery point ID")
-	})
+		require.Equal(t, StatusDone, res.Status)
+		got := read(t, root)
+		assert.NotContains(t, got, dirName+"/", "the emptied restore directory is removed")
+		for p := range got {
+			assert.NotContains(t, p, StateDir+"/pre-restore-<time>-0000000"+fmt.Sprint(i)+"/"+StateDir, "no copy of the state comes back")
+			assert.False(t, strings.Count(p, RestorePrefix) > 1, "no restore directory inside another: %s", p)
+		}
+		sizes = append(sizes, len(got))
+	}
+	// Each restore adds one pre-restore directory of the swapped entries, not a
+	// copy of everything before it.
+	assert.Equal(t, sizes[1]-sizes[0], sizes[2]-sizes[1], "growth per restore: %v", sizes)
 }
 
-func TestDeadlineBudget(t *testing.T) {
-	assert.True(t, deadlineBudget(context.Background()))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	assert.False(t, deadlineBudget(ctx), "less than a minute left")
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	assert.True(t, deadlineBudget(ctx))
+func TestLocks(t *testing.T) {
+	root := t.TempDir()
+	m := newMover(root)
+	stateDir := filepath.Join(root, StateDir)
+	require.NoError(t, os.MkdirAll(filepath.Join(stateDir, "lock"), 0o700))
+	write(t, stateDir, tree{"lock/lease.json": `{"token":"other","requestId":"another-request","expires":"2026-11-20T10:20:00Z"}`})
+	res := handle(t, m, ActionPrepare, rpA)
+	assert.Equal(t, StatusBusy, res.Status, "a live lease")
+	assert.Contains(t, res.Message, "another-request")
+
+	write(t, stateDir, tree{"lock/lease.json": `{"token":"other","requestId":"another-request","expires":"2026-11-20T10:00:00Z"}`})
+	assert.Equal(t, StatusPrepared, handle(t, m, ActionPrepare, rpA).Status, "an expired lease is broken")
+	names, err := os.ReadDir(stateDir)
+	require.NoError(t, err)
+	var got []string
+	for _, n := range names {
+		got = append(got, n.Name())
+	}
+	sort.Strings(got)
+	assert.Equal(t, []string{"jobs", "lock.broken-other", "restored"}, got, "released, and the broken lock kept")
 }

@@ -5,8 +5,6 @@
 package main
 
 import (
-	"log"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
@@ -16,24 +14,24 @@ import (
 )
 
 func main() {
-	app := awscdk.NewApp(nil)
-	stack := awscdk.NewStack(app, jsii.String("ConsumerStack"), &awscdk.StackProps{
-		Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("ap-northeast-1")},
+	restorable.Run(func(app awscdk.App) error {
+		stack := awscdk.NewStack(app, jsii.String("ConsumerStack"), &awscdk.StackProps{
+			Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("ap-northeast-1")},
+		})
+		vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2), NatGateways: jsii.Number(1)})
+		props, err := restorable.AuroraClusterFromContext(stack, "Database", restorable.AuroraClusterProps{
+			DatabaseClusterProps: awsrds.DatabaseClusterProps{
+				Engine: awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{
+					Version: awsrds.AuroraPostgresEngineVersion_VER_16_4(),
+				}),
+				Vpc:    vpc,
+				Writer: awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil),
+			},
+		})
+		if err != nil {
+			return err
+		}
+		restorable.NewAuroraCluster(stack, jsii.String("Database"), props)
+		return nil
 	})
-	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2), NatGateways: jsii.Number(1)})
-	src, err := restorable.AuroraSourceFromContext(stack, "Database")
-	if err != nil {
-		log.Fatal(err)
-	}
-	restorable.NewAuroraCluster(stack, jsii.String("Database"), &restorable.AuroraClusterProps{
-		DatabaseClusterProps: awsrds.DatabaseClusterProps{
-			Engine: awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{
-				Version: awsrds.AuroraPostgresEngineVersion_VER_16_4(),
-			}),
-			Vpc:    vpc,
-			Writer: awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil),
-		},
-		Source: src,
-	})
-	app.Synth(nil)
 }

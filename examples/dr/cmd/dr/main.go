@@ -8,7 +8,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -20,20 +19,17 @@ import (
 )
 
 func main() {
-	app := awscdk.NewApp(nil)
-	props := &dr.Props{PrimaryRegion: contextString(app, "primaryRegion"), RecoveryRegion: contextString(app, "recoveryRegion")}
-	if account := os.Getenv("CDK_DEFAULT_ACCOUNT"); account != "" {
-		props.Account = jsii.String(account)
-	}
-	if _, err := dr.New(app, props); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	app.Synth(nil)
-	if err := restorable.WriteReport(os.Stderr, app); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
+	restorable.Run(func(app awscdk.App) error {
+		props := &dr.Props{PrimaryRegion: contextString(app, "primaryRegion"), RecoveryRegion: contextString(app, "recoveryRegion")}
+		if account := os.Getenv("CDK_DEFAULT_ACCOUNT"); account != "" {
+			props.Account = jsii.String(account)
+		}
+		if _, err := dr.New(app, props); err != nil {
+			return err
+		}
+		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+		return nil
+	})
 }
 
 func contextString(app awscdk.App, key string) string {

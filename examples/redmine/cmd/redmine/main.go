@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -15,22 +14,18 @@ import (
 )
 
 func main() {
-	// The jsii kernel (a Node.js child process) exits with this process. An
-	// explicit jsii.Close() here makes jsii-runtime-go print a spurious
-	// "waitid: no child processes" under the CDK CLI.
-	app := awscdk.NewApp(nil)
-	if _, err := redmine.NewStack(app, "RedmineStack", &redmine.StackProps{StackProps: awscdk.StackProps{Env: env()}}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// Security review on every synth: cdk-nag's AwsSolutions pack fails the
-	// synth on any error that is not suppressed with a reason, and writes its
-	// report to cdk.out/AwsSolutions--RedmineStack-NagReport.csv.
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	app.Synth(nil)
-	if err := restorable.WriteReport(os.Stderr, app); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
+	// Run synthesizes the app, prints what each restorable resource would do,
+	// and ends with exit status 1 and the message alone on a wrong input.
+	restorable.Run(func(app awscdk.App) error {
+		if _, err := redmine.NewStack(app, "RedmineStack", &redmine.StackProps{StackProps: awscdk.StackProps{Env: env()}}); err != nil {
+			return err
+		}
+		// Security review on every synth: cdk-nag's AwsSolutions pack fails the
+		// synth on any error that is not suppressed with a reason, and writes
+		// its report to cdk.out/AwsSolutions--RedmineStack-NagReport.csv.
+		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+		return nil
+	})
 }
 
 // env deploys to the account and region of the caller's AWS credentials, which

@@ -1,0 +1,200 @@
+package efsrestore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/datasync"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/restorable-cdk/restorable/internal/contract"
+	"github.com/restorable-cdk/restorable/internal/mover"
+)
+
+// Handler restores recovery points. Its clients are the SDK's own; the tests
+// point them at fake services.
+type Handler struct {
+	Backup         *backup.Client
+	EFS            *efs.Client
+	DataSync       *datasync.Client
+	Lambda         *lambda.Client
+	SFN            *sfn.Client
+	CloudFormation *cloudformation.Client
+	// HTTP signals the wait condition; default http.DefaultClient.
+	HTTP *http.Client
+	Log  Logger
+	// Sleep waits between the tries of an abort; default time.Sleep.
+	Sleep func(time.Duration)
+	// MoverActiveWait bounds the wait for an inactive mover to become active.
+	// Default: 10 minutes.
+	MoverActiveWait time.Duration
+}
+
+// Logger records what the restore does.
+type Logger func(format string, args ...interface{})
+
+// physicalPrefix starts the physical ID of a restore: the recovery point's ID
+// and the request that started its execution follow.
+const physicalPrefix = "restorable-efs-restore/"
+
+// PhysicalID names a restore by its recovery point and the request that
+// started it. The same recovery point on a later deploy keeps it (nothing
+// happens); another recovery point gets a new one, so CloudFormation replaces
+// the resource and deletes the old one, whose execution finished long ago.
+func PhysicalID(p Props, requestID string) string {
+	return physicalPrefix + p.point.ID + "/" + requestID
+}
+
+// requestOf reads the request ID back from a physical ID.
+func requestOf(physicalID string) (string, bool) {
+	rest, ok := strings.CutPrefix(physicalID, physicalPrefix)
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndex(rest, "/")
+	if i < 0 || !contract.RequestIDPattern.MatchString(rest[i+1:]) {
+		return "", false
+	}
+	return rest[i+1:], true
+}
+
+// ExecutionName is the Step Functions execution of a request: derived from the
+// stack, the resource and the request, so a retried event starts nothing new
+// (StartExecution is idempotent for the same name and input:
+// https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html),
+// and at most 80 letters, digits and hyphens.
+func ExecutionName(stackID, logicalID, requestID string) string {
+	sum := sha256.Sum256([]byte(stackID + "/" + logicalID))
+	return "restorable-" + hex.EncodeToString(sum[:])[:12] + "-" + requestID
+}
+
+// OnEvent answers Custom::RestorableEfsRestore (cfn.LambdaWrap sends the
+// response).
+func (h Handler) OnEvent(ctx context.Context, e cfn.Event) (string, map[string]interface{}, error) {
+	if e.RequestType == cfn.RequestDelete {
+		return e.PhysicalResourceID, nil, h.stop(ctx, e, e.PhysicalResourceID, e.ResourceProperties)
+	}
+	p, err := ParseProps(e.ResourceProperties)
+	if err != nil {
+		return e.PhysicalResourceID, nil, err
+	}
+	status, err := h.stackStatus(ctx, e.StackID)
+	if err != nil {
+		return e.PhysicalResourceID, nil, fmt.Errorf("restorable: %s: could not read the stack's status to tell a rollback from a deploy, so no restore starts: %w", p.Resource, err)
+	}
+	if strings.Contains(status, "ROLLBACK") {
+		// A rollback never starts a restore. It stops the restore this deploy
+		// started, whose properties CloudFormation passes as the old ones.
+		h.Log("%s %s during %s: no restore starts", e.RequestType, p.Resource, status)
+		if e.RequestType == cfn.RequestUpdate {
+			return e.PhysicalResourceID, nil, h.stop(ctx, e, e.PhysicalResourceID, e.OldResourceProperties)
+		}
+		return e.PhysicalResourceID, nil, nil
+	}
+	if e.RequestType == cfn.RequestUpdate {
+		if old, err := ParseProps(e.OldResourceProperties); err == nil && old.RecoveryPointArn == p.RecoveryPointArn && old.FileSystemID == p.FileSystemID {
+			h.Log("update %s: same recovery point %s, nothing to restore", p.Resource, p.RecoveryPointArn)
+			return e.PhysicalResourceID, nil, nil
+		}
+	}
+	p.RequestID = e.RequestID
+	if err := p.check(); err != nil {
+		return e.PhysicalResourceID, nil, err
+	}
+	name := ExecutionName(e.StackID, e.LogicalResourceID, e.RequestID)
+	input, _ := json.Marshal(StepInput{Request: p})
+	out, err := h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(p.StateMachineArn), Name: aws.String(name), Input: aws.String(string(input))})
+	var exists *sfntypes.ExecutionAlreadyExists
+	switch {
+	case errors.As(err, &exists):
+		// The same request, retried after its execution ended: it ran once.
+		h.Log("%s: execution %s exists already", p.Resource, name)
+	case err != nil:
+		return e.PhysicalResourceID, nil, fmt.Errorf("restorable: %s: could not start the restore of %s: %w", p.Resource, p.RecoveryPointArn, err)
+	default:
+		h.Log("%s: restoring %s into %s: execution %s", p.Resource, p.RecoveryPointArn, p.FileSystemID, aws.ToString(out.ExecutionArn))
+	}
+	return PhysicalID(p, e.RequestID), map[string]interface{}{"Execution": name}, nil
+}
+
+// stop ends the request named by a physical ID: its execution stops, and the
+// mover undoes the request's swaps unless they are complete. It waits for a
+// mover step that is still running to see the abort and let go of the lock.
+func (h Handler) stop(ctx context.Context, e cfn.Event, physicalID string, props map[string]interface{}) error {
+	requestID, ok := requestOf(physicalID)
+	if !ok {
+		h.Log("%s %s: not a restore this handler started; nothing to stop", e.RequestType, physicalID)
+		return nil
+	}
+	p, err := ParseProps(props)
+	if err != nil {
+		h.Log("%s %s: its properties are unreadable (%v); nothing to stop", e.RequestType, physicalID, err)
+		return nil
+	}
+	name := ExecutionName(e.StackID, e.LogicalResourceID, requestID)
+	execArn := executionArn(p.StateMachineArn, name)
+	_, err = h.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(execArn),
+		Error: aws.String("restorable.Stopped"), Cause: aws.String("CloudFormation " + strings.ToLower(string(e.RequestType)) + " of " + p.Resource)})
+	var missing *sfntypes.ExecutionDoesNotExist
+	if err != nil && !errors.As(err, &missing) {
+		return fmt.Errorf("restorable: %s: could not stop the restore's execution %s: %w", p.Resource, execArn, err)
+	}
+	p.RequestID = requestID
+	deadline := time.Now().Add(12 * time.Minute)
+	if d, ok := ctx.Deadline(); ok && d.Add(-time.Minute).Before(deadline) {
+		deadline = d.Add(-time.Minute)
+	}
+	for {
+		var res mover.Result
+		err := h.callMover(ctx, p, mover.Request{Action: mover.ActionAbort, RequestID: requestID, RecoveryPoint: p.RecoveryPointArn}, &res)
+		switch {
+		case err == nil && res.Status != mover.StatusBusy:
+			h.Log("%s: request %s stopped: %s %s", p.Resource, requestID, res.Status, res.Message)
+			h.cleanupCopy(ctx, p)
+			return nil
+		case err != nil && !isTransient(err):
+			return fmt.Errorf("restorable: %s: the restore's execution is stopped, but the mover could not undo request %s: %w", p.Resource, requestID, err)
+		case time.Now().After(deadline):
+			return fmt.Errorf("restorable: %s: the restore's execution is stopped, but a mover step still holds the file system's lock; delete /.restorable/lock once no restore runs, then continue the rollback", p.Resource)
+		}
+		h.sleep(5 * time.Second)
+	}
+}
+
+// executionArn is the ARN of an execution of a state machine.
+func executionArn(stateMachineArn, name string) string {
+	return strings.Replace(stateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+func (h Handler) sleep(d time.Duration) {
+	if h.Sleep != nil {
+		h.Sleep(d)
+		return
+	}
+	time.Sleep(d)
+}
+
+func (h Handler) stackStatus(ctx context.Context, stackID string) (string, error) {
+	out, err := h.CloudFormation.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
+	if err != nil {
+		return "", err
+	}
+	if len(out.Stacks) != 1 {
+		return "", fmt.Errorf("DescribeStacks %s returned %d stacks", stackID, len(out.Stacks))
+	}
+	return string(out.Stacks[0].StackStatus), nil
+}

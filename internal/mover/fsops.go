@@ -1,0 +1,232 @@
+package mover
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+// Every path the mover touches is one name inside a directory it holds open.
+// Directories are opened with openat2 and RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS,
+// so a path never leaves the file system's root and never goes through a
+// symbolic link, even one that a writer swaps in between two steps
+// (https://man7.org/linux/man-pages/man2/openat2.2.html). Renames and removals
+// take the directory descriptors and a single name (renameat, unlinkat), so
+// they act on the directory the mover opened, wherever a writer has moved it
+// since, and on the entry itself: a symbolic link is moved or removed, never
+// followed.
+
+// resolveSafe is openat2's resolve mode for every path the mover opens.
+const resolveSafe = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+
+// dir is an open directory.
+type dir struct {
+	fd   int
+	name string // for messages: the path below the root
+}
+
+func (d dir) close() { _ = unix.Close(d.fd) }
+
+// openRoot opens the mount point itself, which the mover trusts.
+func openRoot(path string) (dir, error) {
+	fd, err := unix.Open(path, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return dir{}, fmt.Errorf("mover: open the file system root %s: %w", path, err)
+	}
+	return dir{fd: fd, name: "/"}, nil
+}
+
+// sub opens the directory name inside d.
+func (d dir) sub(name string) (dir, error) {
+	if err := checkName(name); err != nil {
+		return dir{}, err
+	}
+	fd, err := unix.Openat2(d.fd, name, &unix.OpenHow{Flags: unix.O_DIRECTORY | unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: resolveSafe})
+	if err != nil {
+		return dir{}, fmt.Errorf("mover: open directory %s: %w", d.join(name), err)
+	}
+	return dir{fd: fd, name: d.join(name)}, nil
+}
+
+// ensure opens the directory name inside d, creating it (mode 0700) if needed.
+func (d dir) ensure(name string) (dir, error) {
+	if err := checkName(name); err != nil {
+		return dir{}, err
+	}
+	if err := unix.Mkdirat(d.fd, name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		return dir{}, fmt.Errorf("mover: create directory %s: %w", d.join(name), err)
+	}
+	return d.sub(name)
+}
+
+func (d dir) join(name string) string {
+	if d.name == "/" {
+		return "/" + name
+	}
+	return d.name + "/" + name
+}
+
+// names lists d's entries, sorted.
+func (d dir) names() ([]string, error) {
+	fd, err := unix.Dup(d.fd)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), d.name)
+	defer f.Close()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("mover: list %s: %w", d.name, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// set lists d's entries as a set.
+func (d dir) set() (map[string]bool, error) {
+	names, err := d.names()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, nil
+}
+
+// has reports whether d holds an entry called name, without following it.
+func (d dir) has(name string) (bool, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, unix.ENOENT):
+		return false, nil
+	}
+	return false, fmt.Errorf("mover: stat %s: %w", d.join(name), err)
+}
+
+// isDir reports whether name in d is a directory (not a link to one).
+func (d dir) isDir(name string) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+}
+
+// move renames name from d into to, under the same name.
+func (d dir) move(name string, to dir) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := unix.Renameat(d.fd, name, to.fd, name); err != nil {
+		return fmt.Errorf("mover: rename %s to %s: %w", d.join(name), to.join(name), err)
+	}
+	return nil
+}
+
+// read reads the regular file name in d.
+func (d dir) read(name string) ([]byte, error) {
+	fd, err := unix.Openat2(d.fd, name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: resolveSafe})
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), d.join(name))
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// write replaces the file name in d atomically: a temporary file, synced, then
+// renamed over it, so an interruption never leaves half a record.
+func (d dir) write(name string, data []byte) error {
+	tmp := name + ".tmp"
+	_ = unix.Unlinkat(d.fd, tmp, 0)
+	fd, err := unix.Openat2(d.fd, tmp, &unix.OpenHow{Flags: unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_CLOEXEC | unix.O_NOFOLLOW, Mode: 0o600, Resolve: resolveSafe})
+	if err != nil {
+		return fmt.Errorf("mover: create %s: %w", d.join(tmp), err)
+	}
+	f := os.NewFile(uintptr(fd), d.join(tmp))
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := unix.Renameat(d.fd, tmp, d.fd, name); err != nil {
+		return fmt.Errorf("mover: rename %s: %w", d.join(tmp), err)
+	}
+	return nil
+}
+
+// removeEmpty removes the directory name in d if it is empty; it reports
+// whether it is gone.
+func (d dir) removeEmpty(name string) (bool, error) {
+	err := unix.Unlinkat(d.fd, name, unix.AT_REMOVEDIR)
+	switch {
+	case err == nil, errors.Is(err, unix.ENOENT):
+		return true, nil
+	case errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST):
+		return false, nil
+	}
+	return false, fmt.Errorf("mover: remove %s: %w", d.join(name), err)
+}
+
+// removeTree deletes the tree name in d, entry by entry, as long as more
+// reports that there is time left; it reports whether the tree is gone. It
+// never follows a symbolic link: links are removed, not their targets.
+func (d dir) removeTree(name string, more func() bool) (bool, error) {
+	if !d.isDir(name) {
+		err := unix.Unlinkat(d.fd, name, 0)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return false, fmt.Errorf("mover: remove %s: %w", d.join(name), err)
+		}
+		return true, nil
+	}
+	sub, err := d.sub(name)
+	if err != nil {
+		return false, err
+	}
+	names, err := sub.names()
+	if err != nil {
+		sub.close()
+		return false, err
+	}
+	for _, n := range names {
+		if !more() {
+			sub.close()
+			return false, nil
+		}
+		done, err := sub.removeTree(n, more)
+		if err != nil || !done {
+			sub.close()
+			return done, err
+		}
+	}
+	sub.close()
+	return d.removeEmpty(name)
+}
+
+// checkName accepts a single path component.
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." || len(name) > 255 {
+		return fmt.Errorf("mover: %q is not a file name", name)
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' || name[i] == 0 {
+			return fmt.Errorf("mover: %q is not a single file name", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package restorable
+
+import (
+	"reflect"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// newRestoredCluster creates the awsrds.DatabaseClusterFromSnapshot that carries
+// every restore kind: its props are the caller's cluster props, field by field.
+func (c *AuroraCluster) newRestoredCluster(path string, p awsrds.DatabaseClusterProps, creds credentialsMode) awsrds.IDatabaseCluster {
+	sp, err := snapshotProps(p)
+	if err != nil {
+		panic(atConstruct(path, err))
+	}
+	// A snapshot restore names the snapshot; the other kinds replace it with their
+	// restore properties in applySource.
+	sp.SnapshotIdentifier = jsii.String(c.source.snapshot)
+	if c.source.kind != KindSnapshot {
+		sp.SnapshotIdentifier = jsii.String("replaced-by-restore-properties")
+	}
+	sp.Credentials = nil
+	switch {
+	case creds.managed:
+		sp.ManageMasterUserPassword = jsii.Bool(true)
+	case creds.secret != nil:
+		sp.ManageMasterUserPassword = nil
+		sp.SnapshotCredentials = awsrds.SnapshotCredentials_FromSecret(creds.secret)
+	default:
+		sp.ManageMasterUserPassword = nil
+		sp.SnapshotCredentials = awsrds.SnapshotCredentials_FromPassword(creds.password)
+	}
+	cluster := awsrds.NewDatabaseClusterFromSnapshot(c, jsii.String("Default"), &sp)
+	if !creds.managed {
+		// CloudFormation Validate (like cfn-lint) expects MasterUsername next to
+		// MasterUserPassword, but a restore must not set MasterUsername (it is
+		// the snapshot's), and the password is what keeps the caller's secret
+		// valid: CloudFormation applies it with ModifyDBCluster right after the
+		// restore (Translator.modifyDbClusterAfterCreateRequest).
+		awscdk.Validations_Of(cluster.Node().DefaultChild()).Acknowledge(&awscdk.Acknowledgment{
+			Id:     jsii.String("CloudFormation-Validate::F3021"),
+			Reason: jsii.String("a restored cluster inherits MasterUsername from its source; MasterUserPassword re-applies the caller's password after the restore"),
+		})
+	}
+	if creds.managed {
+		awscdk.Annotations_Of(cluster).AcknowledgeWarning(jsii.String("@aws-cdk/aws-rds:generatedCredsNotApplied"),
+			jsii.String("restorable uses an RDS-managed master secret, which CloudFormation turns on for the restored cluster"))
+		if creds.secretKey != nil {
+			cfn := cluster.Node().DefaultChild().(awsrds.CfnDBCluster)
+			cfn.SetMasterUserSecret(&awsrds.CfnDBCluster_MasterUserSecretProperty{KmsKeyId: creds.secretKey.KeyArn()})
+		}
+	}
+	return cluster
+}
+
+// snapshotProps copies every field of the cluster props onto the props of a
+// cluster restored from a snapshot. Both structs share their fields; a set field
+// that a restored cluster lacks is an error rather than silently dropped.
+func snapshotProps(p awsrds.DatabaseClusterProps) (awsrds.DatabaseClusterFromSnapshotProps, error) {
+	var out awsrds.DatabaseClusterFromSnapshotProps
+	src := reflect.ValueOf(p)
+	dst := reflect.ValueOf(&out).Elem()
+	for i := 0; i < src.NumField(); i++ {
+		field, value := src.Type().Field(i), src.Field(i)
+		if value.IsZero() {
+			continue
+		}
+		target := dst.FieldByName(field.Name)
+		if !target.IsValid() || target.Type() != field.Type {
+			return out, inputErr(field.Name, "", "has no equivalent on a cluster restored from a backup",
+				"remove "+field.Name+" from the props of a restorable cluster")
+		}
+		target.Set(value)
+	}
+	return out, nil
+}
+
+// applySource writes the point-in-time and clone restore properties on the
+// AWS::RDS::DBCluster, which no L2 exposes. Encryption is inherited from the
+// source on every restore, so StorageEncrypted is removed, as the
+// AWS::RDS::DBCluster docs ask ("If you specify the SnapshotIdentifier or
+// SourceDBClusterIdentifier property, don't specify this property"); KmsKeyId
+// still re-encrypts the restored cluster with the cluster's key.
+func (c *AuroraCluster) applySource() {
+	s := c.source
+	if s.kind == KindNew {
+		return
+	}
+	c.cfn.SetStorageEncrypted((*bool)(nil))
+	if c.cfn.KmsKeyId() != nil {
+		reason := "A restored cluster must not set StorageEncrypted: it is inherited from the snapshot or source cluster (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbcluster.html#cfn-rds-dbcluster-storageencrypted). KmsKeyId is set, so the restored cluster is encrypted with the cluster's customer-managed key whatever the source."
+		suppressNag(c.cfn, false, nagException{rule: nagStorageEncryption, reason: reason}, nagException{rule: nagNISTStorageEncryption, reason: reason})
+	}
+	if s.kind == KindSnapshot {
+		return
+	}
+	c.cfn.SetSnapshotIdentifier(nil)
+	switch {
+	case s.sourceIdentifier != "":
+		c.cfn.SetSourceDbClusterIdentifier(jsii.String(s.sourceIdentifier))
+	case s.sourceResourceID != "":
+		c.cfn.SetSourceDbClusterResourceId(jsii.String(s.sourceResourceID))
+	case s.sourceCluster != nil:
+		c.cfn.SetSourceDbClusterIdentifier(s.sourceCluster.ClusterIdentifier())
+	}
+	if s.kind == KindClone {
+		c.cfn.SetRestoreType(jsii.String("copy-on-write"))
+		c.cfn.SetUseLatestRestorableTime(true)
+		return
+	}
+	c.cfn.SetRestoreType(jsii.String("full-copy"))
+	if s.latest {
+		c.cfn.SetUseLatestRestorableTime(true)
+	} else {
+		c.cfn.SetRestoreToTime(jsii.String(s.restoreTime))
+	}
+}
+
+// masterSecret is the secret consumers read: the RDS-managed secret of whichever
+// cluster is current, or the caller's own secret.
+func (c *AuroraCluster) masterSecret(creds credentialsMode) awssecretsmanager.ISecret {
+	if creds.secret != nil {
+		return creds.secret
+	}
+	if !creds.managed {
+		return nil
+	}
+	return awssecretsmanager.Secret_FromSecretAttributes(c, jsii.String("MasterSecret"), &awssecretsmanager.SecretAttributes{
+		SecretCompleteArn: c.cfn.AttrMasterUserSecretSecretArn(),
+		EncryptionKey:     creds.secretKey,
+	})
+}
+
+// guardSource reads the cluster's restore properties for the replacement guard.
+func (c *AuroraCluster) guardSource() map[string]interface{} {
+	m := map[string]interface{}{}
+	put(m, "SnapshotIdentifier", c.cfn.SnapshotIdentifier())
+	put(m, "RestoreType", c.cfn.RestoreType())
+	put(m, "SourceDBClusterIdentifier", c.cfn.SourceDbClusterIdentifier())
+	put(m, "SourceDbClusterResourceId", c.cfn.SourceDbClusterResourceId())
+	put(m, "RestoreToTime", c.cfn.RestoreToTime())
+	put(m, "UseLatestRestorableTime", c.cfn.UseLatestRestorableTime())
+	return m
+}
+
+// guardCreateOnly reads the cluster's other create-only properties, a change to
+// any of which makes CloudFormation replace the cluster: createOnlyProperties
+// and conditionalCreateOnlyProperties of the AWS::RDS::DBCluster schema
+// (https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-rds/blob/master/aws-rds-dbcluster/aws-rds-dbcluster.json).
+func (c *AuroraCluster) guardCreateOnly() map[string]interface{} {
+	m := map[string]interface{}{}
+	put(m, "AvailabilityZones", c.cfn.AvailabilityZones())
+	put(m, "ClusterScalabilityType", c.cfn.ClusterScalabilityType())
+	put(m, "DBClusterIdentifier", c.cfn.DbClusterIdentifier())
+	put(m, "DBSubnetGroupName", c.cfn.DbSubnetGroupName())
+	put(m, "DBSystemId", c.cfn.DbSystemId())
+	put(m, "DatabaseName", c.cfn.DatabaseName())
+	put(m, "Engine", c.cfn.Engine())
+	put(m, "EngineMode", c.cfn.EngineMode())
+	put(m, "GlobalClusterIdentifier", c.cfn.GlobalClusterIdentifier())
+	put(m, "KmsKeyId", c.cfn.KmsKeyId())
+	put(m, "MasterUsername", c.cfn.MasterUsername())
+	put(m, "PubliclyAccessible", c.cfn.PubliclyAccessible())
+	put(m, "SourceRegion", c.cfn.SourceRegion())
+	put(m, "StorageEncrypted", c.cfn.StorageEncrypted())
+	return m
+}

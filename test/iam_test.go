@@ -1,0 +1,171 @@
+package test
+
+import (
+	"path"
+	"strings"
+)
+
+// iamPolicy evaluates the statements of a role's policies the way IAM does for
+// one request: an explicit deny wins, then an allow, else the request is
+// denied (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+// It knows the condition operators restorable's policies use, and renders the
+// template's pseudo parameters for this account and region; any other
+// intrinsic in a resource matches nothing.
+type iamPolicy []map[string]interface{}
+
+func (p iamPolicy) allows(action, resource string, tags map[string]string) bool {
+	allowed := false
+	for _, st := range p {
+		if !matchAny(st["Action"], action) || !matchAny(st["Resource"], resource) || !conditionsHold(st["Condition"], tags) {
+			continue
+		}
+		if st["Effect"] == "Deny" {
+			return false
+		}
+		allowed = true
+	}
+	return allowed
+}
+
+func matchAny(v interface{}, s string) bool {
+	var values []interface{}
+	switch x := v.(type) {
+	case []interface{}:
+		values = x
+	default:
+		values = []interface{}{x}
+	}
+	for _, value := range values {
+		if pattern, ok := renderArn(value); ok {
+			if matched, _ := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(s, "/", "\x00")); matched {
+				return true
+			}
+			if pattern == "*" || wildcard(pattern, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// wildcard matches an IAM pattern, where * matches any run of characters,
+// slashes included.
+func wildcard(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i, part := range parts[1:] {
+		if i == len(parts)-2 {
+			return strings.HasSuffix(s, part)
+		}
+		j := strings.Index(s, part)
+		if j < 0 {
+			return false
+		}
+		s = s[j+len(part):]
+	}
+	return s == ""
+}
+
+// renderArn renders a string or an Fn::Join of strings and pseudo parameters.
+func renderArn(v interface{}) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case map[string]interface{}:
+		join, ok := x["Fn::Join"].([]interface{})
+		if !ok {
+			return "", false
+		}
+		var b strings.Builder
+		for _, part := range join[1].([]interface{}) {
+			switch p := part.(type) {
+			case string:
+				b.WriteString(p)
+			case map[string]interface{}:
+				switch p["Ref"] {
+				case "AWS::Partition":
+					b.WriteString("aws")
+				case "AWS::Region":
+					b.WriteString(region)
+				case "AWS::AccountId":
+					b.WriteString(account)
+				default:
+					return "", false
+				}
+			}
+		}
+		return b.String(), true
+	}
+	return "", false
+}
+
+func conditionsHold(v interface{}, tags map[string]string) bool {
+	conditions, _ := v.(map[string]interface{})
+	for op, block := range conditions {
+		for key, want := range block.(map[string]interface{}) {
+			got, present := contextValue(key, tags)
+			if !conditionHolds(op, got, present, want) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func contextValue(key string, tags map[string]string) (string, bool) {
+	if k, ok := strings.CutPrefix(key, "aws:ResourceTag/"); ok {
+		v, present := tags[k]
+		return v, present
+	}
+	return "", false
+}
+
+func conditionHolds(op, got string, present bool, want interface{}) bool {
+	wants := []string{}
+	switch w := want.(type) {
+	case string:
+		wants = append(wants, w)
+	case []interface{}:
+		for _, x := range w {
+			if s, ok := renderArn(x); ok {
+				wants = append(wants, s)
+			}
+		}
+	default:
+		if s, ok := renderArn(w); ok {
+			wants = append(wants, s)
+		}
+	}
+	switch op {
+	case "Null":
+		return (wants[0] == "true") == !present
+	case "StringEquals", "ArnEquals":
+		for _, w := range wants {
+			if present && got == w {
+				return true
+			}
+		}
+		return false
+	case "StringLike", "ArnLike":
+		for _, w := range wants {
+			if present && wildcard(w, got) {
+				return true
+			}
+		}
+		return false
+	case "StringNotEquals", "ArnNotEquals":
+		for _, w := range wants {
+			if present && got == w {
+				return false
+			}
+		}
+		return true
+	}
+	// Operators on keys this evaluator does not model (aws:RequestTag,
+	// aws:TagKeys, ec2:Vpc) hold only when the request carries them, and the
+	// requests here do not.
+	return false
+}

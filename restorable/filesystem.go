@@ -218,6 +218,13 @@ func (c *FileSystem) fileSystemProps(path string, p awsefs.FileSystemProps) awse
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
+	if p.SecurityGroup == nil {
+		// The plain L2 creates this group under itself, described by its path
+		// (AppStack/Files/EfsSecurityGroup). Created here, under the restorable
+		// construct, it has that same path, so the same description (a
+		// create-only property of AWS::EC2::SecurityGroup) and logical ID.
+		p.SecurityGroup = awsec2.NewSecurityGroup(c, jsii.String("EfsSecurityGroup"), &awsec2.SecurityGroupProps{Vpc: p.Vpc})
+	}
 	p.EnableAutomaticBackups = jsii.Bool(false)
 	// With true, the L2 adds no policy statement of its own (it would let any
 	// IAM principal write and act as root through a mount target); restorable's

@@ -18,7 +18,10 @@ import (
 // Every field is optional.
 type RestoreTestingProps struct {
 	// Schedule is when drills start.
-	// Default: monthly, on the 15th at 04:00 UTC (away from the backups at 03:00).
+	// Default: monthly, on the 2nd at 05:00 UTC, the day after the monthly
+	// backup of the default rules, so that within the selection window there
+	// is a snapshot of every resource (the daily EFS backup, the monthly Aurora
+	// one) as well as Aurora's continuous recovery point.
 	Schedule awsevents.Schedule
 	// StartWindow is how long after the scheduled time a drill may start.
 	// Default: 24 hours.
@@ -50,6 +53,9 @@ type restoreTesting struct {
 	validation float64
 	arns       map[testedType][]*string
 }
+
+// defaultDrillSchedule is when drills start unless told otherwise.
+const defaultDrillSchedule = "cron(0 5 2 * ? *)"
 
 // maxValidationHours is the longest validation window AWS Backup accepts
 // (RestoreTestingSelection ValidationWindowHours: 0 to 168).
@@ -89,7 +95,7 @@ func newRestoreTesting(p *Protection, path string, props RestoreTestingProps) *r
 	}
 	schedule := props.Schedule
 	if schedule == nil {
-		schedule = awsevents.Schedule_Expression(jsii.String("cron(0 4 15 * ? *)"))
+		schedule = awsevents.Schedule_Expression(jsii.String(defaultDrillSchedule))
 	}
 	t := &restoreTesting{scope: scope, validation: validation, arns: map[testedType][]*string{}}
 	vaults := []*string{p.vault.BackupVaultArn()}
@@ -99,9 +105,15 @@ func newRestoreTesting(p *Protection, path string, props RestoreTestingProps) *r
 		ScheduleExpression:     schedule.ExpressionString(),
 		StartWindowHours:       jsii.Number(start),
 		RecoveryPointSelection: &awsbackup.CfnRestoreTestingPlan_RestoreTestingRecoveryPointSelectionProperty{
-			Algorithm:           jsii.String("LATEST_WITHIN_WINDOW"),
-			IncludeVaults:       &vaults,
-			RecoveryPointTypes:  jsii.Strings("SNAPSHOT"),
+			Algorithm:     jsii.String("LATEST_WITHIN_WINDOW"),
+			IncludeVaults: &vaults,
+			// A rule with continuous backup gives Aurora one continuous
+			// recovery point and no snapshots, so drills that chose snapshots
+			// only would never test Aurora between two monthly backups
+			// (https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery.html;
+			// "include CONTINUOUS to restore continuous recovery points":
+			// https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RestoreTestingRecoveryPointSelection.html).
+			RecoveryPointTypes:  jsii.Strings("CONTINUOUS", "SNAPSHOT"),
 			SelectionWindowDays: jsii.Number(days),
 		},
 	})
@@ -143,10 +155,12 @@ func (t *restoreTesting) add(kind testedType, arn *string) {
 // (https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing.html).
 func (t *restoreTesting) newRole() awsiam.Role {
 	stack := awscdk.Stack_Of(t.scope)
+	// No confused-deputy condition in the trust policy: AWS Backup documents
+	// those keys for resource policies only
+	// (https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-service-confused-deputy-prevention.html),
+	// and a key it does not send would stop it from assuming the role.
 	role := awsiam.NewRole(t.scope, jsii.String("Role"), &awsiam.RoleProps{
-		AssumedBy: awsiam.NewServicePrincipal(jsii.String("backup.amazonaws.com"), &awsiam.ServicePrincipalOpts{
-			Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()}},
-		}),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("backup.amazonaws.com"), nil),
 		Description: jsii.String("restorable: AWS Backup restores the drills' copies"),
 	})
 	arn := func(service, resource string) string {
@@ -179,6 +193,6 @@ func (t *restoreTesting) newRole() awsiam.Role {
 		nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
 			reason: "Read-only describe actions AWS Backup makes to restore a copy; ec2:Describe* and these rds:Describe* calls list resources and support no resource-level restriction to the ones restored."},
 		nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:(elasticfilesystem|rds|kms):.+:(file-system\/\*|cluster:\*|cluster-snapshot:\*|db:\*|subgrp:\*|cluster-pg:\*|pg:\*|og:\*|key\/\*)$/`},
-			reason: "A drill restores into new resources that AWS Backup names during the drill, so their ARNs are not known; the role can create and restore, never delete (AWS Backup's service-linked role deletes the copies), and only AWS Backup, for this account, can assume it."})
+			reason: "A drill restores into new resources that AWS Backup names during the drill, so their ARNs are not known; the role can create and restore, never delete (AWS Backup's service-linked role deletes the copies), and only AWS Backup can assume it."})
 	return role
 }

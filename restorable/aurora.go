@@ -148,16 +148,19 @@ var clock = time.Now
 // DatabaseClusterProps; with Adopt, only those CloudFormation applies in place):
 //   - storage encrypted with a new customer-managed KMS key with rotation, kept
 //     when the stack is deleted;
-//   - the master password managed by RDS in Secrets Manager
+//   - the master user "clusteradmin" (not the engine's well-known postgres or
+//     admin), its password managed by RDS in Secrets Manager
 //     (ManageMasterUserPassword), so the credentials consumers read stay valid
 //     after every restore;
 //   - IAM database authentication and deletion protection on;
 //   - removal policy Snapshot (DeletionPolicy and UpdateReplacePolicy);
 //   - backup retention 7 days, automated backups kept when the cluster is
 //     deleted, tags copied to snapshots;
-//   - TLS required and data-changing statements logged, through a cluster
-//     parameter group (rds.force_ssl and log_statement=mod for PostgreSQL;
-//     require_secure_transport and Advanced Auditing for MySQL);
+//   - TLS required, and an audit log of who changed what and when, without
+//     passwords or row data, through a cluster parameter group (PostgreSQL:
+//     rds.force_ssl and pgAudit's ddl and write classes without bind
+//     parameters; MySQL: require_secure_transport and Advanced Auditing of
+//     connections, DDL and table access); see defaultParameters;
 //   - the engine's logs exported to CloudWatch Logs, kept for one year.
 //
 // Misuse (a malformed source, a fixed ClusterIdentifier, RemovalPolicy DESTROY,

@@ -3,6 +3,7 @@ package restorable
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,11 @@ import (
 // defaultMySQLPort is the port of an Aurora MySQL cluster unless told
 // otherwise: not MySQL's well-known 3306.
 const defaultMySQLPort = 3307
+
+// defaultMasterUsername is the master user of a new cluster unless told
+// otherwise: letters only, at most 16, as RDS allows for every Aurora engine
+// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html).
+const defaultMasterUsername = "clusteradmin"
 
 // defaultBacktrackHours is the backtrack window of an Aurora MySQL cluster
 // unless told otherwise.
@@ -107,7 +113,7 @@ func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps,
 	}
 	if p.ParameterGroup == nil {
 		merged := map[string]*string{}
-		for k, v := range defaultParameters(engine) {
+		for k, v := range defaultParameters(engine, engineMajor(p.Engine)) {
 			merged[k] = jsii.String(v)
 		}
 		if p.Parameters != nil {
@@ -142,12 +148,14 @@ func (c *AuroraCluster) createOnlyDefaults(path, engine string, p *awsrds.Databa
 			p.Port = jsii.Number(5432)
 		}
 	}
+	if p.Credentials == nil && (p.ManageMasterUserPassword == nil || *p.ManageMasterUserPassword) {
+		// Not the engine's well-known default (postgres, admin), which AWS
+		// Control Tower's CT.RDS.PR.21 refuses: a guessable name is half of a
+		// credential. RDS manages the password.
+		p.Credentials = awsrds.Credentials_FromUsername(jsii.String(defaultMasterUsername), nil)
+	}
 	if p.StorageEncryptionKey == nil && (p.StorageEncrypted == nil || *p.StorageEncrypted) {
-		c.key = awskms.NewKey(c, jsii.String("Key"), &awskms.KeyProps{
-			Description:       jsii.String("restorable: storage encryption of " + path),
-			EnableKeyRotation: jsii.Bool(true),
-			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-		})
+		c.key = newHardenedKey(c, "Key", "restorable: storage encryption of "+path)
 		p.StorageEncryptionKey = c.key
 	}
 }
@@ -216,28 +224,70 @@ func defaultLogExports(engine string) []string {
 	return nil
 }
 
-// defaultParameters are the cluster parameters restorable sets by engine: TLS is
-// required, and data-changing statements are logged, so the time of a bad
-// statement can be read from the logs before a point-in-time restore.
-// PostgreSQL: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Security.html#AuroraPostgreSQL.Security.SSL.Requiring
-// MySQL: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Security.html#AuroraMySQL.Security.SSL.RequireSSL
-// and https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Auditing.html
-func defaultParameters(engine string) map[string]string {
+// defaultParameters are the cluster parameters restorable sets by engine and
+// major version. TLS is required. The audit log records who changed what, and
+// when, so that the time of a bad statement can be found before a
+// point-in-time restore, without writing passwords or row data to CloudWatch
+// Logs:
+//
+// PostgreSQL, with pgAudit
+// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html):
+// the ddl and write classes (CREATE/ALTER/DROP, INSERT/UPDATE/DELETE/TRUNCATE
+// /COPY), each with its statement text as sent but without the values of bind
+// parameters (pgaudit.log_parameter off), which is how drivers and ORMs send
+// row data. The role class is left out: CREATE/ALTER ROLE statements may carry
+// a password. PostgreSQL's own statement logging is off (log_statement=none:
+// with mod it logged ALTER ROLE ... PASSWORD and every bind parameter), and
+// from PostgreSQL 13 no bind parameter is written to any log line
+// (log_parameter_max_length and log_parameter_max_length_on_error = 0).
+// pg_stat_statements stays loaded, as in Aurora's default parameter group.
+//
+// MySQL, with Advanced Auditing
+// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Auditing.html):
+// CONNECT (who logged in, from where), QUERY_DDL (schema changes, with their
+// text) and TABLE (which table each statement read or wrote, by whom, without
+// its text). QUERY_DML (statement text, with the row values MySQL drivers put
+// in it) and QUERY_DCL (CREATE USER ... IDENTIFIED BY with its password) are
+// left out.
+//
+// TLS: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Security.html#AuroraPostgreSQL.Security.SSL.Requiring
+// and https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Security.html#AuroraMySQL.Security.SSL.RequireSSL
+func defaultParameters(engine, major string) map[string]string {
 	switch engine {
 	case "aurora-postgresql":
-		return map[string]string{"rds.force_ssl": "1", "log_statement": "mod"}
+		params := map[string]string{
+			"rds.force_ssl":            "1",
+			"shared_preload_libraries": "pg_stat_statements,pgaudit",
+			"pgaudit.log":              "ddl,write",
+			"pgaudit.log_parameter":    "0",
+			"pgaudit.log_catalog":      "0",
+			"log_statement":            "none",
+		}
+		if n, err := strconv.Atoi(major); err == nil && n >= 13 {
+			params["log_parameter_max_length"] = "0"
+			params["log_parameter_max_length_on_error"] = "0"
+		}
+		return params
 	case "aurora-mysql":
 		return map[string]string{
 			"require_secure_transport": "ON",
 			"server_audit_logging":     "1",
-			"server_audit_events":      "QUERY_DCL,QUERY_DDL,QUERY_DML",
+			"server_audit_events":      "CONNECT,QUERY_DDL,TABLE",
 		}
 	}
 	return nil
 }
 
-func parameterHint(engine string) string {
-	params := defaultParameters(engine)
+// engineMajor is the engine's major version, "" if the engine has none.
+func engineMajor(engine awsrds.IClusterEngine) string {
+	if v := engine.EngineVersion(); v != nil && v.MajorVersion != nil {
+		return *v.MajorVersion
+	}
+	return ""
+}
+
+func parameterHint(engine, major string) string {
+	params := defaultParameters(engine, major)
 	if len(params) == 0 {
 		return "TLS and audit logging"
 	}

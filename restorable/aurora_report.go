@@ -56,7 +56,7 @@ func (c *AuroraCluster) annotate(path string, p awsrds.DatabaseClusterProps) {
 		c.annotateAdoption(path, p)
 	}
 	if p.ParameterGroup != nil {
-		a.AddWarningV2(jsii.String("restorable:parameterGroup"), jsii.String(path+": a ParameterGroup was passed, so restorable does not set its TLS and statement-logging parameters; set "+parameterHint(*p.Engine.EngineType())+" in that group."))
+		a.AddWarningV2(jsii.String("restorable:parameterGroup"), jsii.String(path+": a ParameterGroup was passed, so restorable does not set its TLS and statement-logging parameters; set "+parameterHint(*p.Engine.EngineType(), engineMajor(p.Engine))+" in that group."))
 	}
 }
 

@@ -92,7 +92,11 @@ func (c *AuroraCluster) applySource() {
 	c.cfn.SetStorageEncrypted((*bool)(nil))
 	if c.cfn.KmsKeyId() != nil {
 		reason := "A restored cluster must not set StorageEncrypted: it is inherited from the snapshot or source cluster (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbcluster.html#cfn-rds-dbcluster-storageencrypted). KmsKeyId is set, so the restored cluster is encrypted with the cluster's customer-managed key whatever the source."
-		suppressNag(c.cfn, false, nagException{rule: nagStorageEncryption, reason: reason}, nagException{rule: nagNISTStorageEncryption, reason: reason})
+		exceptions := make([]nagException, len(storageEncryptionRules))
+		for i, rule := range storageEncryptionRules {
+			exceptions[i] = nagException{rule: rule, reason: reason}
+		}
+		suppressNag(c.cfn, false, exceptions...)
 	}
 	if s.kind == KindSnapshot {
 		return

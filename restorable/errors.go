@@ -46,11 +46,24 @@ func inputErr(setting, value, problem, fix string) *InputError {
 	return &InputError{Setting: setting, Value: value, Problem: problem, Fix: fix}
 }
 
-// atConstruct attaches the construct path to an *InputError.
+// bareKeys are the context keys that apply to the app's only restorable
+// cluster or file system.
+var bareKeys = map[string]bool{
+	ContextSnapshotArn: true, ContextRestoreToTime: true, ContextRestoreSourceCluster: true,
+	ContextRestoreSourceClusterResourceID: true, ContextEFSRecoveryPointArn: true,
+}
+
+// atConstruct attaches the construct path to an *InputError. When the value
+// came from a bare context key, the fix also says which construct took it, and
+// how to name one of several.
 func atConstruct(path string, err error) error {
 	if ie, ok := err.(*InputError); ok {
 		copy := *ie
 		copy.Construct = path
+		if bareKeys[copy.Setting] {
+			copy.Fix += fmt.Sprintf("; %s is a bare context key, which applies to the app's only restorable resource of its kind, here %s: to restore one of several, name it: -c %s=...",
+				copy.Setting, path, ContextKey("<stack>/<construct>", copy.Setting))
+		}
 		return &copy
 	}
 	return fmt.Errorf("restorable: %s: %w", path, err)

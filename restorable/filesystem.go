@@ -205,11 +205,7 @@ func (c *FileSystem) fileSystemProps(path string, p awsefs.FileSystemProps) awse
 			Fix:     "use private subnets (the default)"})
 	}
 	if !c.adopt && p.KmsKey == nil && (p.Encrypted == nil || *p.Encrypted) {
-		c.key = awskms.NewKey(c, jsii.String("Key"), &awskms.KeyProps{
-			Description:       jsii.String("restorable: encryption of the file system " + path),
-			EnableKeyRotation: jsii.Bool(true),
-			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-		})
+		c.key = newHardenedKey(c, "Key", "restorable: encryption of the file system "+path)
 		p.KmsKey = c.key
 	}
 	if p.KmsKey != nil && !c.adopt {

@@ -119,19 +119,27 @@ func handlerBuildEnv() []string {
 }
 
 // storeHandler moves the binary into a content-addressed cache directory, so
-// that the asset directory never changes under a given hash.
+// that the asset directory never changes under a given hash. The cache is the
+// user's own (os.UserCacheDir, created 0700); without one, the binary goes to a
+// new private temporary directory of this process, never to a shared,
+// world-writable path where another user could plant a binary under the hash.
 func storeHandler(binary, hash string) (handlerAsset, error) {
-	root, err := os.UserCacheDir()
-	if err != nil {
-		root = os.TempDir()
+	var dir string
+	if root, err := os.UserCacheDir(); err == nil {
+		dir = filepath.Join(root, "restorable", "lambda", hash)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return handlerAsset{}, err
+		}
+		// A directory an older version created with wider permissions.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return handlerAsset{}, err
+		}
+	} else if dir, err = os.MkdirTemp("", "restorable-lambda-"); err != nil {
+		return handlerAsset{}, err
 	}
-	dir := filepath.Join(root, "restorable", "lambda", hash)
 	target := filepath.Join(dir, "bootstrap")
 	if got, err := fileSHA256(target); err == nil && got == hash {
 		return handlerAsset{dir: dir, hash: hash}, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return handlerAsset{}, err
 	}
 	if err := copyFile(binary, target+".tmp", 0o755); err != nil {
 		return handlerAsset{}, err

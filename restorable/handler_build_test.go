@@ -52,3 +52,40 @@ func TestHandlerBuildEnvPinsEverythingThatChangesTheBinary(t *testing.T) {
 	t.Setenv(ToolchainEnv, "local")
 	assert.Contains(t, handlerBuildEnv(), "GOTOOLCHAIN=local")
 }
+
+func TestHandlerCacheIsPrivate(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "bootstrap")
+	require.NoError(t, os.WriteFile(src, []byte("binary"), 0o755))
+	hash, err := fileSHA256(src)
+	require.NoError(t, err)
+	t.Run("in the user's cache directory", func(t *testing.T) {
+		t.Setenv("XDG_CACHE_HOME", t.TempDir())
+		a, err := storeHandler(src, hash)
+		require.NoError(t, err)
+		info, err := os.Stat(a.dir)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o700), info.Mode().Perm())
+	})
+	t.Run("without a user cache directory", func(t *testing.T) {
+		// GIVEN no cache directory (os.UserCacheDir fails without both)
+		t.Setenv("XDG_CACHE_HOME", "")
+		t.Setenv("HOME", "")
+		t.Setenv("TMPDIR", t.TempDir())
+		// WHEN the binary is stored twice, as two processes would
+		a, err := storeHandler(src, hash)
+		require.NoError(t, err)
+		b, err := storeHandler(src, hash)
+		require.NoError(t, err)
+		// THEN each goes to its own new directory that only this user can
+		// write, never to a path another user could prepare
+		assert.NotEqual(t, a.dir, b.dir)
+		for _, d := range []string{a.dir, b.dir} {
+			info, err := os.Stat(d)
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o700), info.Mode().Perm())
+			got, err := fileSHA256(filepath.Join(d, "bootstrap"))
+			require.NoError(t, err)
+			assert.Equal(t, hash, got)
+		}
+	})
+}

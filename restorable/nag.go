@@ -1,8 +1,12 @@
 package restorable
 
 import (
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // A nagException records, on the resource it concerns, why a cdk-nag rule does
@@ -18,35 +22,106 @@ type nagException struct {
 	appliesTo []string
 }
 
-// suppressNag adds the exceptions to scope and, with children, to every
-// resource under it.
-func suppressNag(scope interface{}, children bool, exceptions ...nagException) {
-	list := make([]*cdknag.NagPackSuppression, 0, len(exceptions))
-	for _, e := range exceptions {
-		s := &cdknag.NagPackSuppression{Id: jsii.String(e.rule), Reason: jsii.String(e.reason)}
-		if len(e.appliesTo) > 0 {
-			applies := make([]interface{}, 0, len(e.appliesTo))
-			for _, a := range e.appliesTo {
-				if len(a) > 1 && a[0] == '/' && a[len(a)-1] == '/' {
-					applies = append(applies, &cdknag.RegexAppliesTo{Regex: jsii.String(a)})
-				} else {
-					applies = append(applies, a)
-				}
-			}
-			s.AppliesTo = &applies
-		}
-		list = append(list, s)
-	}
-	cdknag.NagSuppressions_AddResourceSuppressions(scope, &list, jsii.Bool(children))
+// nagMetadataKey is the template metadata cdk-nag reads suppressions from, on
+// each resource: {"rules_to_suppress": [{"id", "reason", "applies_to"}]}. It is
+// what cdk-nag's NagSuppressions.addResourceSuppressions writes
+// (cdk-nag src/utils/nag-suppression-helper.ts, toCfnFormat): a regular
+// expression in applies_to is {"regex": "/.../"}, and a reason with characters
+// outside Latin-1 is base64 with "is_reason_encoded": true. restorable writes it
+// itself, so that an app that uses restorable does not load cdk-nag.
+const nagMetadataKey = "cdk_nag"
+
+// nagSuppression is one entry of rules_to_suppress.
+type nagSuppression struct {
+	ID              string        `json:"id"`
+	Reason          string        `json:"reason"`
+	AppliesTo       []interface{} `json:"applies_to,omitempty"`
+	IsReasonEncoded bool          `json:"is_reason_encoded,omitempty"`
 }
 
-// The rule IDs restorable has exceptions for, in cdk-nag's AwsSolutions and
-// NIST 800-53 rev 5 packs.
-const (
-	nagNISTStorageEncryption = "NIST.800.53.R5-RDSStorageEncrypted"
+func (e nagException) suppression() nagSuppression {
+	s := nagSuppression{ID: e.rule, Reason: e.reason}
+	for _, r := range e.reason {
+		if r > 255 {
+			s.Reason = base64.StdEncoding.EncodeToString([]byte(e.reason))
+			s.IsReasonEncoded = true
+			break
+		}
+	}
+	for _, a := range e.appliesTo {
+		if len(a) > 1 && a[0] == '/' && a[len(a)-1] == '/' {
+			s.AppliesTo = append(s.AppliesTo, map[string]string{"regex": a})
+		} else {
+			s.AppliesTo = append(s.AppliesTo, a)
+		}
+	}
+	return s
+}
 
-	nagWildcard          = "AwsSolutions-IAM5"
-	nagManagedPolicy     = "AwsSolutions-IAM4"
-	nagStateMachineXRay  = "AwsSolutions-SF2"
-	nagStorageEncryption = "AwsSolutions-RDS2"
+// suppressNag adds the exceptions to scope's resource and, with children, to
+// every resource under scope that exists now, as cdk-nag's
+// NagSuppressions.addResourceSuppressions does.
+func suppressNag(scope constructs.IConstruct, children bool, exceptions ...nagException) {
+	targets := []constructs.IConstruct{scope}
+	if children {
+		targets = *scope.Node().FindAll(constructs.ConstructOrder_PREORDER)
+	}
+	for _, c := range targets {
+		l1 := c
+		if d := c.Node().DefaultChild(); d != nil {
+			l1 = d
+		}
+		if !*awscdk.CfnResource_IsCfnResource(l1) {
+			continue
+		}
+		addNagSuppressions(l1.(awscdk.CfnResource), exceptions)
+	}
+}
+
+// addNagSuppressions merges the exceptions into a resource's cdk_nag metadata,
+// leaving out exact duplicates.
+func addNagSuppressions(r awscdk.CfnResource, exceptions []nagException) {
+	var existing struct {
+		Rules []json.RawMessage `json:"rules_to_suppress"`
+	}
+	if old := r.GetMetadata(jsii.String(nagMetadataKey)); old != nil {
+		raw, _ := json.Marshal(old)
+		_ = json.Unmarshal(raw, &existing)
+	}
+	seen := map[string]bool{}
+	var rules []interface{}
+	add := func(raw []byte) {
+		if seen[string(raw)] {
+			return
+		}
+		seen[string(raw)] = true
+		var v interface{}
+		_ = json.Unmarshal(raw, &v)
+		rules = append(rules, v)
+	}
+	for _, raw := range existing.Rules {
+		add(raw)
+	}
+	for _, e := range exceptions {
+		raw, _ := json.Marshal(e.suppression())
+		add(raw)
+	}
+	r.AddMetadata(jsii.String(nagMetadataKey), map[string]interface{}{"rules_to_suppress": rules})
+}
+
+// The rule IDs restorable has exceptions for, in cdk-nag's packs.
+const (
+	nagWildcard         = "AwsSolutions-IAM5"
+	nagStateMachineXRay = "AwsSolutions-SF2"
 )
+
+// storageEncryptionRules are the rules, one per cdk-nag pack, that ask an
+// AWS::RDS::DBCluster for StorageEncrypted: true, which a restored cluster must
+// not set (it inherits encryption from its source).
+var storageEncryptionRules = []string{
+	"AwsSolutions-RDS2",
+	"NIST.800.53.R4-RDSStorageEncrypted",
+	"NIST.800.53.R5-RDSStorageEncrypted",
+	"HIPAA.Security-RDSStorageEncrypted",
+	"PCI.DSS.321-RDSStorageEncrypted",
+}

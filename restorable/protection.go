@@ -145,14 +145,11 @@ func (p *Protection) newVault(path string, pp ProtectionProps) awsbackup.IBackup
 }
 
 // newSecureVault creates a vault, encrypted with its own rotating
-// customer-managed key, whose recovery points nobody can delete early, kept
-// (with the key) when the stack is deleted, and guarded against replacement.
+// customer-managed key, whose recovery points nobody can delete early, which
+// only the break-glass principal can loosen (as its key), kept (with the key)
+// when the stack is deleted, and guarded against replacement.
 func newSecureVault(scope constructs.Construct, path, name string, lock *awsbackup.LockConfiguration, allowReplace string) (awsbackup.IBackupVault, awskms.IKey, *guardEntry) {
-	key := awskms.NewKey(scope, jsii.String("VaultKey"), &awskms.KeyProps{
-		Description:       jsii.String("restorable: encryption of the AWS Backup vault " + path),
-		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-	})
+	key := newHardenedKey(scope, "VaultKey", "restorable: encryption of the AWS Backup vault "+path)
 	var vaultName *string
 	if name != "" {
 		checkVaultName(path, "VaultName", name)
@@ -168,6 +165,9 @@ func newSecureVault(scope constructs.Construct, path, name string, lock *awsback
 	// shorten its retention; AWS Backup still expires recovery points on the
 	// plan's schedule.
 	vault.BlockRecoveryPointDeletion()
+	// Nor, but for the break-glass principal, delete the vault, loosen its
+	// access policy or lock, or disassociate a recovery point.
+	hardenVault(vault)
 	cfn := vault.Node().DefaultChild().(awsbackup.CfnBackupVault)
 	guard := guardOf(scope).protect(scope, cfn, allowReplace, false, nil,
 		func() map[string]interface{} {

@@ -16,13 +16,25 @@ type RecoveryVaultProps struct {
 	// rules (RecoveryVaultArn). Required.
 	VaultName string
 	// VaultLock locks the vault (see ProtectionProps.VaultLock).
-	// Default: no Vault Lock.
+	// Default: Vault Lock in governance mode with a minimum retention of 7
+	// days: a copy kept less than a week is refused, and only principals with
+	// backup:DeleteBackupVaultLockConfiguration, which the vault's own policy
+	// denies to all but the break-glass principal, can remove the lock. A lock
+	// in compliance mode (ChangeableFor set) cannot be removed by anyone once
+	// its grace time ends.
 	VaultLock *awsbackup.LockConfiguration
+	// WithoutVaultLock leaves the vault unlocked.
+	// Default: false (see VaultLock).
+	WithoutVaultLock bool
 	// AllowReplace consents, for one deploy, to replacing the vault: the name
 	// of the current vault. The old vault and its copies are kept either way.
 	// Default: no consent; the replacement guard refuses such a deploy.
 	AllowReplace string
 }
+
+// defaultRecoveryLockDays is the minimum retention of a recovery vault's
+// default governance-mode lock.
+const defaultRecoveryLockDays = 7
 
 // RecoveryVault is a vault in a DR region that receives copies of another
 // region's recovery points, with the same protection as a Protection's vault:
@@ -46,10 +58,17 @@ func NewRecoveryVault(scope constructs.Construct, id *string, props *RecoveryVau
 		panic(&InputError{Construct: path, Setting: "VaultName", Problem: "is not set, and the primary stack needs the vault's name to copy to it",
 			Fix: "set VaultName, for example \"redmine-dr\", and give the primary stack CopyToVaultArn: restorable.RecoveryVaultArn(stack, region, name)"})
 	}
-	if props.VaultLock != nil {
-		checkVaultLock(path, props.VaultLock, nil)
+	lock := props.VaultLock
+	switch {
+	case lock != nil && props.WithoutVaultLock:
+		panic(&InputError{Construct: path, Setting: "WithoutVaultLock", Value: "true",
+			Problem: "is set together with VaultLock", Fix: "choose one: remove VaultLock, or remove WithoutVaultLock"})
+	case lock != nil:
+		checkVaultLock(path, lock, nil)
+	case !props.WithoutVaultLock:
+		lock = &awsbackup.LockConfiguration{MinRetention: awscdk.Duration_Days(jsii.Number(defaultRecoveryLockDays))}
 	}
-	v.vault, v.key, v.guard = newSecureVault(v, path, props.VaultName, props.VaultLock, props.AllowReplace)
+	v.vault, v.key, v.guard = newSecureVault(v, path, props.VaultName, lock, props.AllowReplace)
 	registryOf(v).add(path, kindBackupVault, v.reportLines)
 	return v
 }

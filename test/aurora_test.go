@@ -57,7 +57,19 @@ func TestANewCluster(t *testing.T) {
 		assert.Equal(t, float64(365), props(retention)["RetentionInDays"])
 		roleID, role := byPath(t, tmpl, "AppStack/RestorableLogRetentionRole")
 		assert.NotContains(t, props(role), "ManagedPolicyArns")
-		assert.Contains(t, fmtJSON(statementBySid(t, statementsOf(t, tmpl, roleID), "ClusterLogGroups")["Resource"]), ":log-group:/aws/rds/cluster/*")
+		// Its statements are its own, inline, and name the clusters' log
+		// groups: aws-cdk-lib's statement on every log group ("*") is not added.
+		assert.Empty(t, statementsOf(t, tmpl, roleID), "no separate policy")
+		statements := inlineStatements(t, role)
+		policy := iamPolicy(statements)
+		rdsLogs := "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/rds/cluster/appstack-database-1a2b3c/postgresql"
+		otherLogs := "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/lambda/payments"
+		assert.True(t, policy.allows("logs:PutRetentionPolicy", rdsLogs, nil))
+		assert.False(t, policy.allows("logs:PutRetentionPolicy", "arn:aws:logs:ap-northeast-1:123456789012:log-group:audit-trail", nil))
+		assert.False(t, policy.allows("logs:DeleteRetentionPolicy", otherLogs, nil))
+		for _, st := range statements {
+			assert.NotEqual(t, "*", st["Resource"], "%v", st)
+		}
 	})
 	t.Run("instances private", func(t *testing.T) {
 		_, instance := onlyResource(t, tmpl, "AWS::RDS::DBInstance")

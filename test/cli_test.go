@@ -73,7 +73,8 @@ func cliNewTemplate(t *testing.T) string {
 }
 
 func TestCLISynthesizesTheExample(t *testing.T) {
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp(scratch, "cli-new-")
+	require.NoError(t, err)
 	out, err := runCDK(t, "synth", "--quiet", "-o", dir)
 	require.NoError(t, err, out)
 	cliNew = dir
@@ -81,9 +82,12 @@ func TestCLISynthesizesTheExample(t *testing.T) {
 	assert.Contains(t, out, "restorable: 3 restorable resource(s)")
 	assert.Contains(t, out, "RedmineStack/Database (Aurora cluster)\n    source:  new, empty cluster")
 	assert.Contains(t, out, "outputs: DatabaseClusterIdentifier (current identifier)")
-	// CloudFormation Validate finds nothing, and there is no annotation.
+	// CloudFormation Validate finds nothing, and the one annotation is the
+	// example's warning that, without a certificate, traffic is clear text.
 	assert.Empty(t, validationViolations(t, dir, "CloudFormation Validate"))
-	assert.Empty(t, validationViolations(t, dir, "Construct Annotations"))
+	annotations := validationViolations(t, dir, "Construct Annotations")
+	require.Len(t, annotations, 1)
+	assert.Contains(t, annotations[0], "redmine:cleartextHTTP: the load balancer listens on HTTP only")
 	// The app runs cdk-nag's AwsSolutions pack on every synth: its report
 	// lists rules, and none is non-compliant.
 	report, err := os.ReadFile(filepath.Join(dir, "AwsSolutions--RedmineStack-NagReport.csv"))

@@ -371,6 +371,20 @@ func statementsOf(t *testing.T, tmpl map[string]interface{}, roleID string) []ma
 	return out
 }
 
+// inlineStatements returns the statements of a role's inline policies.
+func inlineStatements(t *testing.T, role map[string]interface{}) []map[string]interface{} {
+	t.Helper()
+	var out []map[string]interface{}
+	policies, _ := props(role)["Policies"].([]interface{})
+	require.NotEmpty(t, policies)
+	for _, p := range policies {
+		for _, st := range p.(map[string]interface{})["PolicyDocument"].(map[string]interface{})["Statement"].([]interface{}) {
+			out = append(out, st.(map[string]interface{}))
+		}
+	}
+	return out
+}
+
 func statementBySid(t *testing.T, statements []map[string]interface{}, sid string) map[string]interface{} {
 	t.Helper()
 	for _, st := range statements {

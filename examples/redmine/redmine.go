@@ -39,7 +39,8 @@ type StackProps struct {
 	RedmineImage string
 	// CertificateArn is an ACM certificate for the load balancer. With it, the
 	// load balancer listens on HTTPS (443) and redirects HTTP to it.
-	// Default: HTTP only, for a first try without a domain.
+	// Default: HTTP only, for a first try without a domain; synth warns that
+	// traffic is then in clear text.
 	CertificateArn string
 	// Protection configures the stack's AWS Backup protection, for example
 	// copies to a DR region and restore drills (see examples/dr).
@@ -181,6 +182,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	if p.CertificateArn != "" {
 		certificate = awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), jsii.String(p.CertificateArn))
 		sslPolicy = awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS
+	} else {
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("redmine:cleartextHTTP"), jsii.String(
+			"the load balancer listens on HTTP only, port 80, open to the internet: passwords and session cookies cross the internet in clear text. "+
+				"Give StackProps.CertificateArn (an ACM certificate for your domain) to listen on HTTPS and redirect HTTP to it."))
 	}
 
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{

@@ -1,0 +1,148 @@
+package restorable
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// The keys and vaults restorable creates refuse, to every principal but one,
+// the calls that would make the backups unreadable or deletable: scheduling
+// the deletion of a key, disabling it, or replacing its policy; deleting a
+// vault, replacing or removing its access policy or its Vault Lock, or
+// disassociating a recovery point. An administrator whose credentials are
+// stolen, or who makes a mistake, cannot undo the protection; an explicit deny
+// in a resource policy wins over any allow in an identity policy
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+//
+// The one exception is the break-glass principal, matched by aws:PrincipalArn,
+// which for a role session is the role's ARN
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
+// By default it is the stack's CloudFormation execution role, so that
+// `cdk deploy` can still update the key and vault policies.
+
+// breakGlassSettings holds each stack's break-glass principal, if configured.
+var breakGlassSettings perStack[*string]
+
+// ConfigureBreakGlass names the principal (an IAM role ARN) that alone may
+// loosen the KMS keys and AWS Backup vaults restorable creates in scope's stack:
+// schedule a key's deletion, disable it, change its policy, or delete a vault,
+// change its access policy or its lock. CloudFormation deploys must run as
+// this principal for the stack to change those policies. It may be called at
+// any time before synth; a second call panics.
+// Default: the stack's CloudFormation execution role from the CDK bootstrap
+// (DefaultStackSynthesizer: cdk-<qualifier>-cfn-exec-role-<account>-<region>).
+func ConfigureBreakGlass(scope constructs.Construct, principalArn string) {
+	if principalArn == "" {
+		panic(&InputError{Construct: *awscdk.Stack_Of(scope).Node().Path(), Setting: "ConfigureBreakGlass",
+			Problem: "is given an empty principal ARN",
+			Fix:     "give the ARN of the IAM role that may loosen the keys and vaults, for example arn:aws:iam::123456789012:role/BreakGlass"})
+	}
+	_, created := breakGlassSettings.create(scope, func(awscdk.Stack) *string { return jsii.String(principalArn) })
+	if !created {
+		panic(&InputError{Construct: *awscdk.Stack_Of(scope).Node().Path(), Setting: "ConfigureBreakGlass", Value: principalArn,
+			Problem: "is called a second time for this stack", Fix: "call ConfigureBreakGlass once per stack"})
+	}
+}
+
+// breakGlassArn is the break-glass principal of scope's stack, resolved at
+// synth, so that ConfigureBreakGlass may come after the resources.
+func breakGlassArn(scope constructs.Construct) *string {
+	stack := awscdk.Stack_Of(scope)
+	return awscdk.Lazy_String(&lazyString{func() *string {
+		breakGlassSettings.mu.Lock()
+		configured, ok := breakGlassSettings.byStack[stack]
+		breakGlassSettings.mu.Unlock()
+		if ok {
+			return configured
+		}
+		if s, ok := stack.Synthesizer().(awscdk.DefaultStackSynthesizer); ok {
+			// The synthesizer's ARN carries ${AWS::Partition} (and, for an
+			// environment-agnostic stack, ${AWS::AccountId} and ${AWS::Region})
+			// placeholders for the cloud assembly; Fn::Sub resolves them.
+			if arn := s.CloudFormationExecutionRoleArn(); arn != nil {
+				return awscdk.Fn_Sub(arn, nil)
+			}
+		}
+		panic(&InputError{Construct: *stack.Node().Path(), Setting: "break-glass principal",
+			Problem: "has no default: the stack's synthesizer has no CloudFormation execution role",
+			Fix:     "call restorable.ConfigureBreakGlass(stack, \"arn:aws:iam::<account>:role/<role that deploys this stack>\")"})
+	}}, nil)
+}
+
+// exceptBreakGlass is the condition that leaves the break-glass principal out
+// of a deny.
+func exceptBreakGlass(scope constructs.Construct) *map[string]interface{} {
+	return &map[string]interface{}{"ArnNotEquals": map[string]interface{}{"aws:PrincipalArn": breakGlassArn(scope)}}
+}
+
+// keyLossActions are the calls that make a key, and so every backup and
+// snapshot it encrypts, unusable.
+var keyLossActions = []string{"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"}
+
+// vaultLossActions are the calls that delete a vault or loosen its
+// protection; the vault access policy of AWS Backup can deny each
+// (https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html).
+var vaultLossActions = []string{
+	"backup:DeleteBackupVault",
+	"backup:DeleteBackupVaultAccessPolicy",
+	"backup:PutBackupVaultAccessPolicy",
+	"backup:DeleteBackupVaultLockConfiguration",
+	"backup:PutBackupVaultLockConfiguration",
+	"backup:DisassociateRecoveryPoint",
+}
+
+// hardenKey adds to a key restorable created the deny of keyLossActions to all
+// but the break-glass principal, and the restriction of grants to AWS services
+// that AWS Control Tower's CT.KMS.PR.3 asks for: a grant lets its grantee use
+// the key without the key policy, so only AWS services acting for a resource
+// (RDS, EFS, AWS Backup) may create one
+// (https://docs.aws.amazon.com/controltower/latest/controlreference/kms-rules.html#ct-kms-pr-3-description).
+func hardenKey(key awskms.Key) {
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("DenyKeyLossExceptBreakGlass"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
+		Actions:    jsii.Strings(keyLossActions...),
+		Resources:  jsii.Strings("*"),
+		Conditions: exceptBreakGlass(key),
+	}), jsii.Bool(false))
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("DenyGrantsExceptForAWSServices"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
+		Actions:    jsii.Strings("kms:CreateGrant"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]interface{}{"BoolIfExists": map[string]interface{}{
+			"kms:GrantIsForAWSResource": "false",
+			"aws:PrincipalIsAWSService": "false",
+		}},
+	}), jsii.Bool(false))
+}
+
+// newHardenedKey is a customer-managed key with rotation, kept when the stack
+// is deleted, and hardened.
+func newHardenedKey(scope constructs.Construct, id, description string) awskms.Key {
+	key := awskms.NewKey(scope, jsii.String(id), &awskms.KeyProps{
+		Description:       jsii.String(description),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	hardenKey(key)
+	return key
+}
+
+// hardenVault denies vaultLossActions to all but the break-glass principal.
+func hardenVault(vault awsbackup.BackupVault) {
+	vault.AddToAccessPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("DenyVaultLossExceptBreakGlass"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
+		Actions:    jsii.Strings(vaultLossActions...),
+		Resources:  jsii.Strings("*"),
+		Conditions: exceptBreakGlass(vault),
+	}))
+}

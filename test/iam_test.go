@@ -27,6 +27,18 @@ func (p iamPolicy) allows(action, resource string, tags map[string]string) bool 
 	return allowed
 }
 
+// denies reports whether an explicit deny matches the request: a resource
+// policy (a key policy, a vault access policy) that denies wins over any allow
+// the caller's identity policies give.
+func (p iamPolicy) denies(action, resource string, ctx map[string]string) bool {
+	for _, st := range p {
+		if st["Effect"] == "Deny" && matchAny(st["Action"], action) && matchAny(st["Resource"], resource) && conditionsHold(st["Condition"], ctx) {
+			return true
+		}
+	}
+	return false
+}
+
 func matchAny(v interface{}, s string) bool {
 	var values []interface{}
 	switch x := v.(type) {
@@ -75,6 +87,9 @@ func renderArn(v interface{}) (string, bool) {
 	case string:
 		return x, true
 	case map[string]interface{}:
+		if sub, ok := x["Fn::Sub"].(string); ok {
+			return strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", region, "${AWS::AccountId}", account).Replace(sub), true
+		}
 		join, ok := x["Fn::Join"].([]interface{})
 		if !ok {
 			return "", false
@@ -115,12 +130,15 @@ func conditionsHold(v interface{}, tags map[string]string) bool {
 	return true
 }
 
+// contextValue reads a condition key from the request: a resource's tags by
+// their key, any other key (aws:PrincipalArn) by its name.
 func contextValue(key string, tags map[string]string) (string, bool) {
 	if k, ok := strings.CutPrefix(key, "aws:ResourceTag/"); ok {
 		v, present := tags[k]
 		return v, present
 	}
-	return "", false
+	v, present := tags[key]
+	return v, present
 }
 
 func conditionHolds(op, got string, present bool, want interface{}) bool {
@@ -156,6 +174,10 @@ func conditionHolds(op, got string, present bool, want interface{}) bool {
 			}
 		}
 		return false
+	case "Bool":
+		return present && got == wants[0]
+	case "BoolIfExists":
+		return !present || got == wants[0]
 	case "StringNotEquals", "ArnNotEquals":
 		for _, w := range wants {
 			if present && got == w {

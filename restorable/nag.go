@@ -111,8 +111,7 @@ func addNagSuppressions(r awscdk.CfnResource, exceptions []nagException) {
 
 // The rule IDs restorable has exceptions for, in cdk-nag's packs.
 const (
-	nagWildcard         = "AwsSolutions-IAM5"
-	nagStateMachineXRay = "AwsSolutions-SF2"
+	nagWildcard = "AwsSolutions-IAM5"
 )
 
 // storageEncryptionRules are the rules, one per cdk-nag pack, that ask an

@@ -1,0 +1,381 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cloudformationinclude"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/restorable-cdk/restorable/restorable"
+)
+
+// These tests run two independent rule sets over the synthesized templates, as
+// a security reviewer would, on every template in every mode: AWS Control
+// Tower's proactive controls (the cfn-guard rules shipped in the pinned npm
+// package @cdklabs/cdk-validator-cfnguard, run with its cfn-guard binary), and
+// five cdk-nag packs applied outside the app, to the templates loaded with
+// cloudformation-include, so that only what the template carries (its
+// cdk_nag metadata) can suppress a finding. Every finding on a resource
+// restorable creates must be listed, with its reason, in docs/security.md; a
+// listed finding that no longer fires fails the test too.
+
+// complianceTemplates are the templates to check, by mode.
+func complianceTemplates(t *testing.T) map[string]map[string]interface{} {
+	t.Helper()
+	out := map[string]map[string]interface{}{}
+	for name, ctx := range map[string]map[string]string{
+		"example, new":                nil,
+		"example, snapshot restore":   {"snapshotArn": snapshotARN},
+		"example, point in time":      {"restoreToTime": restoreTime, "restoreSourceCluster": "redminestack-database-abc"},
+		"example, clone":              {"RedmineStack/Database.cloneSourceCluster": "prod-db"},
+		"example, EFS recovery point": {"efsRecoveryPointArn": efsRecoveryPoint},
+	} {
+		_, tmpl, _ := example(t, ctx)
+		out[name] = tmpl
+	}
+	mysql, _ := newCluster(t, nil, func(_ awscdk.Stack, p *restorable.AuroraClusterProps) {
+		p.Engine = awsrds.DatabaseClusterEngine_AuroraMysql(&awsrds.AuroraMysqlClusterEngineProps{Version: awsrds.AuroraMysqlEngineVersion_VER_3_08_0()})
+	})
+	out["Aurora MySQL, new"] = templateJSON(t, mysql)
+	dr := drTemplates(t, nil)
+	out["DR, recovery vault"] = dr.vault
+	out["DR, primary with copies and drills"] = dr.primary
+	out["DR, recovery restoring the copies"] = drTemplates(t, drRestore).recovery
+	return out
+}
+
+// libraryPath returns the path, below its stack, of a resource restorable
+// creates, and "" for the resources of the app or the test (its VPC, the
+// example's service).
+func libraryPath(cdkPath string) string {
+	parts := strings.SplitN(cdkPath, "/", 2)
+	if len(parts) < 2 {
+		return ""
+	}
+	rest := strings.TrimSuffix(strings.TrimSuffix(parts[1], "/Resource"), "/Default")
+	switch top := strings.SplitN(rest, "/", 2)[0]; {
+	case top == "Database", top == "Files", top == "RecoveryVault", strings.HasPrefix(top, "Restorable"),
+		strings.HasPrefix(top, "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"):
+		return rest
+	}
+	return ""
+}
+
+// documentedFindings reads the rows of docs/security.md whose first cell is a
+// rule ID matching prefix: "<rule> <path>" for each path in the second cell.
+func documentedFindings(t *testing.T, prefix *regexp.Regexp) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "docs", "security.md"))
+	require.NoError(t, err)
+	var out []string
+	row := regexp.MustCompile("(?m)^\\| ((?:`[^`]+`(?:, )?)+) \\| ([^|]+) \\|")
+	quoted := regexp.MustCompile("`([^`]+)`")
+	for _, m := range row.FindAllStringSubmatch(string(raw), -1) {
+		for _, rule := range quoted.FindAllStringSubmatch(m[1], -1) {
+			if !prefix.MatchString(rule[1]) {
+				continue
+			}
+			for _, p := range quoted.FindAllStringSubmatch(m[2], -1) {
+				out = append(out, rule[1]+" "+p[1])
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeys(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// writeTemplates writes each template to dir, by a file name for its mode.
+func writeTemplates(t *testing.T, dir string, templates map[string]map[string]interface{}) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	for name, tmpl := range templates {
+		raw, err := json.Marshal(tmpl)
+		require.NoError(t, err)
+		file := filepath.Join(dir, regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(name, "-")+".json")
+		require.NoError(t, os.WriteFile(file, raw, 0o644))
+		files[file] = name
+	}
+	return files
+}
+
+var controlTowerID = regexp.MustCompile(`\[(CT\.[A-Z0-9]+\.PR\.\d+)\]`)
+
+// controlTowerFindings runs every Control Tower rule over the templates with
+// cfn-guard, and returns "<control> <library path>" for each failure on a
+// resource restorable creates, with the modes where it fires.
+func controlTowerFindings(t *testing.T, templates map[string]map[string]interface{}) (map[string][]string, findingCounts) {
+	t.Helper()
+	pkg := filepath.Join(repoRoot, "node_modules", "@cdklabs", "cdk-validator-cfnguard")
+	guard := filepath.Join(pkg, "bin", "ubuntu", "x86_64", "cfn-guard")
+	if _, err := os.Stat(guard); err != nil {
+		t.Fatalf("the pinned cfn-guard is not installed at %s: run `make test`, which installs it (npm ci)", guard)
+	}
+	dir := t.TempDir()
+	files := writeTemplates(t, dir, templates)
+	cmd := exec.Command(guard, "validate", "--rules", filepath.Join(pkg, "rules", "control-tower", "cfn-guard"),
+		"--data", dir, "--output-format", "json", "--show-summary", "none", "--structured")
+	out, err := cmd.Output()
+	// cfn-guard exits 19 when a rule fails, 0 when none does.
+	if exit, ok := err.(*exec.ExitError); ok && exit.ExitCode() == 19 {
+		err = nil
+	}
+	require.NoError(t, err, string(out))
+	var reports []struct {
+		Name         string        `json:"name"`
+		NotCompliant []interface{} `json:"not_compliant"`
+	}
+	require.NoError(t, json.Unmarshal(out, &reports))
+	require.Len(t, reports, len(templates), "cfn-guard read every template")
+	found := map[string][]string{}
+	counts := findingCounts{}
+	for _, r := range reports {
+		mode := files[r.Name]
+		resources := templates[mode]["Resources"].(map[string]interface{})
+		seen := map[string]bool{}
+		counted := map[string]bool{}
+		// A failure names its control in the message of the rule that failed,
+		// and the resource in the paths of the checks below it.
+		var walk func(v interface{}, control string)
+		walk = func(v interface{}, control string) {
+			switch x := v.(type) {
+			case map[string]interface{}:
+				if msgs, ok := x["messages"].(map[string]interface{}); ok {
+					if m, ok := msgs["custom_message"].(string); ok {
+						if id := controlTowerID.FindStringSubmatch(m); id != nil {
+							control = id[1]
+						}
+					}
+				}
+				if p, ok := x["path"].(string); ok && control != "" {
+					if id, ok := strings.CutPrefix(p, "/Resources/"); ok {
+						id = strings.SplitN(id, "/", 2)[0]
+						if res, ok := resources[id].(map[string]interface{}); ok {
+							if !counted[control+" "+id] {
+								counted[control+" "+id] = true
+								counts.add(mode, "Control Tower", libraryPath(cdkPath(res)) != "")
+							}
+							if lib := libraryPath(cdkPath(res)); lib != "" && !seen[control+" "+lib] {
+								seen[control+" "+lib] = true
+								found[control+" "+lib] = append(found[control+" "+lib], mode)
+							}
+						}
+					}
+				}
+				for _, y := range x {
+					walk(y, control)
+				}
+			case []interface{}:
+				for _, y := range x {
+					walk(y, control)
+				}
+			}
+		}
+		walk(r.NotCompliant, "")
+	}
+	return found, counts
+}
+
+// findingCounts counts findings by mode and rule set: [library, app].
+type findingCounts map[string]map[string][2]int
+
+func (c findingCounts) add(mode, set string, library bool) {
+	if c[mode] == nil {
+		c[mode] = map[string][2]int{}
+	}
+	n := c[mode][set]
+	if library {
+		n[0]++
+	} else {
+		n[1]++
+	}
+	c[mode][set] = n
+}
+
+// log prints the counts as the table in docs/security.md.
+func (c findingCounts) log(t *testing.T, sets []string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("| mode | " + strings.Join(sets, " | ") + " |\n")
+	modes := make([]string, 0, len(c))
+	for m := range c {
+		modes = append(modes, m)
+	}
+	sort.Strings(modes)
+	for _, m := range modes {
+		b.WriteString("| " + m)
+		for _, s := range sets {
+			n := c[m][s]
+			b.WriteString(fmt.Sprintf(" | %d / %d", n[0], n[1]))
+		}
+		b.WriteString(" |\n")
+	}
+	t.Log("findings, library / app:\n" + b.String())
+}
+
+func TestControlTowerFindsOnlyDocumentedExceptions(t *testing.T) {
+	// GIVEN every template in every mode
+	templates := complianceTemplates(t)
+	// WHEN AWS Control Tower's proactive controls run over them
+	found, counts := controlTowerFindings(t, templates)
+	counts.log(t, []string{"Control Tower"})
+	for _, f := range sortedKeys(found) {
+		t.Logf("%s (%s)", f, strings.Join(found[f], "; "))
+	}
+	// THEN the findings on restorable's resources are exactly the exceptions
+	// docs/security.md lists with their reasons
+	assert.Equal(t, documentedFindings(t, regexp.MustCompile(`^CT\.`)), sortedKeys(found))
+	// AND the controls the issue named are fixed, not excepted
+	for _, fixed := range []string{"CT.KMS.PR.3", "CT.RDS.PR.21", "CT.STEPFUNCTIONS.PR.2"} {
+		for f := range found {
+			assert.False(t, strings.HasPrefix(f, fixed+" "), f)
+		}
+	}
+}
+
+// nagPacks are the cdk-nag packs the tests run.
+var nagPacks = []string{"AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321", "Serverless"}
+
+// nagFindings loads each template into a stack of a new app with
+// cloudformation-include, applies the five packs, and returns "<rule> <library
+// path>" for each finding on a resource restorable creates, with its modes,
+// and the suppressed lines of restorable's resources.
+func nagFindings(t *testing.T, templates map[string]map[string]interface{}) (found map[string][]string, suppressed []nagLine, counts findingCounts) {
+	t.Helper()
+	dir := t.TempDir()
+	files := writeTemplates(t, dir, templates)
+	outdir := t.TempDir()
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir)})
+	stacks := map[string]string{} // stack name → template file
+	names := make([]string, 0, len(files))
+	for file := range files {
+		names = append(names, file)
+	}
+	sort.Strings(names)
+	for i, file := range names {
+		name := "Nag" + string(rune('A'+i))
+		stack := awscdk.NewStack(app, jsii.String(name), &awscdk.StackProps{
+			Env: &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)},
+		})
+		cloudformationinclude.NewCfnInclude(stack, jsii.String("Template"), &cloudformationinclude.CfnIncludeProps{TemplateFile: jsii.String(file)})
+		stacks[name] = file
+	}
+	report := func() *cdknag.NagPackProps {
+		return &cdknag.NagPackProps{Reports: jsii.Bool(true), ReportFormats: &[]cdknag.NagReportFormat{cdknag.NagReportFormat_JSON}}
+	}
+	aspects := awscdk.Aspects_Of(app)
+	aspects.Add(cdknag.NewAwsSolutionsChecks(report()), nil)
+	aspects.Add(cdknag.NewNIST80053R5Checks(report()), nil)
+	aspects.Add(cdknag.NewHIPAASecurityChecks(report()), nil)
+	aspects.Add(cdknag.NewPCIDSS321Checks(report()), nil)
+	aspects.Add(cdknag.NewServerlessChecks(report()), nil)
+	// The packs' errors fail synth; the reports are written first.
+	func() {
+		defer func() { _ = recover() }()
+		app.Synth(nil)
+	}()
+	found, counts = map[string][]string{}, findingCounts{}
+	for name, file := range stacks {
+		mode := files[file]
+		resources := templates[mode]["Resources"].(map[string]interface{})
+		for _, pack := range nagPacks {
+			matches, _ := filepath.Glob(filepath.Join(outdir, pack+"-*"+name+"-NagReport.json"))
+			require.Len(t, matches, 1, "%s report of %s", pack, name)
+			raw, err := os.ReadFile(matches[0])
+			require.NoError(t, err)
+			var r struct {
+				Lines []nagLine `json:"lines"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &r))
+			require.NotEmpty(t, r.Lines, "%s evaluated %s", pack, mode)
+			seen := map[string]bool{}
+			for _, l := range r.Lines {
+				id := l.ResourceID[strings.LastIndex(l.ResourceID, "/")+1:]
+				res, ok := resources[id].(map[string]interface{})
+				if !ok {
+					continue
+				}
+				lib := libraryPath(cdkPath(res))
+				if l.Compliance != "Compliant" && l.Compliance != "N/A" && l.Compliance != "Suppressed" {
+					counts.add(mode, pack, lib != "")
+				}
+				if lib == "" {
+					continue
+				}
+				switch l.Compliance {
+				case "Compliant", "N/A":
+				case "Suppressed":
+					l.ResourceID = lib
+					suppressed = append(suppressed, l)
+				default:
+					if key := l.RuleID + " " + lib; !seen[key] {
+						seen[key] = true
+						found[key] = append(found[key], mode)
+					}
+				}
+			}
+		}
+	}
+	return found, suppressed, counts
+}
+
+// nagLine is one line of a cdk-nag JSON report.
+type nagLine struct {
+	RuleID          string `json:"ruleId"`
+	ResourceID      string `json:"resourceId"`
+	Compliance      string `json:"compliance"`
+	ExceptionReason string `json:"exceptionReason"`
+}
+
+func TestCdkNagPacksFindOnlyDocumentedExceptions(t *testing.T) {
+	// GIVEN every template in every mode, loaded outside the app that made it
+	templates := complianceTemplates(t)
+	// WHEN the five packs run over them
+	found, suppressed, counts := nagFindings(t, templates)
+	counts.log(t, nagPacks)
+	for _, f := range sortedKeys(found) {
+		t.Logf("%s (%s)", f, strings.Join(found[f], "; "))
+	}
+	// THEN the findings on restorable's resources are exactly the exceptions
+	// docs/security.md lists
+	assert.Equal(t, documentedFindings(t, regexp.MustCompile(`^(AwsSolutions|NIST|HIPAA|PCI|Serverless)`)), sortedKeys(found))
+	// AND AwsSolutions finds nothing: its exceptions are suppressions in the
+	// template, with reasons, granular for wildcards
+	for f := range found {
+		assert.False(t, strings.HasPrefix(f, "AwsSolutions-"), f)
+	}
+	byRule := map[string][]string{}
+	for _, l := range suppressed {
+		assert.Greater(t, len(l.ExceptionReason), 60, "%s on %s: %q", l.RuleID, l.ResourceID, l.ExceptionReason)
+		if strings.HasSuffix(l.RuleID, "IAM5") {
+			assert.Regexp(t, `\[Resource::[^\]]+\]`, l.ExceptionReason, "wildcards are suppressed finding by finding")
+		}
+		byRule[l.RuleID] = append(byRule[l.RuleID], l.ResourceID)
+	}
+	// AND a restored cluster carries the same reason for its inherited
+	// encryption in every pack that asks for StorageEncrypted
+	for _, rule := range []string{"AwsSolutions-RDS2", "NIST.800.53.R5-RDSStorageEncrypted", "HIPAA.Security-RDSStorageEncrypted", "PCI.DSS.321-RDSStorageEncrypted"} {
+		assert.Contains(t, byRule[rule], "Database", rule)
+	}
+}

@@ -61,6 +61,14 @@ type AuroraClusterProps struct {
 	// Default: none; consumers use ClusterEndpoint(), whose host name changes
 	// with every restore.
 	StableEndpoint *StableEndpointProps
+	// SnapshotBeforeChange configures the manual snapshot the replacement
+	// guard takes, and waits for, before a deploy changes the cluster's engine
+	// version, its cluster parameter group or that group's parameters, or a
+	// release marker: the way back from a failed upgrade or migration is then
+	// `cdk deploy -c <path>.snapshotArn=<that snapshot>` (stack output
+	// <id>RollbackCommand).
+	// Default: on, keeping the newest 3, without a release marker.
+	SnapshotBeforeChange *SnapshotBeforeChangeProps
 }
 
 // validate checks what needs no synthesized app: the source, and the props a
@@ -83,6 +91,11 @@ func (p AuroraClusterProps) validate(region string, now time.Time) (resolvedSour
 		return resolvedSource{}, inputErr("RemovalPolicy", "DESTROY",
 			"would delete the cluster's data, without a snapshot, when the cluster is replaced or removed",
 			"leave RemovalPolicy unset (Snapshot) or use RemovalPolicy_RETAIN")
+	}
+	if p.SnapshotBeforeChange != nil {
+		if err := p.SnapshotBeforeChange.validate(); err != nil {
+			return resolvedSource{}, err
+		}
 	}
 	if p.AllowReplace != "" && !isToken(p.AllowReplace) {
 		if err := validateClusterIdentifier("AllowReplace", p.AllowReplace, ""); err != nil {
@@ -130,6 +143,12 @@ type AuroraCluster struct {
 	connections        awsec2.Connections
 	// writerRecord and readerRecord are the stable endpoint's records.
 	writerRecord, readerRecord awsroute53.CnameRecord
+	// beforeChange is the snapshot taken before a risky change.
+	beforeChange struct {
+		on      bool
+		keep    int
+		release string
+	}
 }
 
 // clock is the time restore times are judged against; tests replace it.
@@ -196,6 +215,7 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.applySource()
 	c.secret = c.masterSecret(creds)
 	c.guard = guardOf(c).protect(c, c.cfn, props.AllowReplace, props.Adopt, c.guardSource, c.guardCreateOnly)
+	c.snapshotBeforeChange(props.SnapshotBeforeChange)
 	if c.protection = props.Protection; c.protection != nil {
 		c.protection.join(c, awsbackup.BackupResource_FromRdsDatabaseCluster(c.cluster), testedAurora, c.cluster.ClusterArn())
 	}

@@ -26,11 +26,18 @@ const GuardResourceType = contract.GuardResourceType
 // replacement guard: its function and the Custom::RestorableGuard ("Guard").
 const GuardID = "RestorableGuard"
 
-// guardTimeout bounds a guard call: it reads a few AWS APIs. Without it
-// CloudFormation would wait an hour for a response that never comes
-// (ServiceTimeout, 1 to 3600 s, default 3600:
+// guardFunctionTimeout is the guard function's timeout, Lambda's longest (15
+// minutes): a decision reads a few AWS APIs in seconds, but before a risky
+// change the guard waits for a cluster snapshot, and fails the deploy before
+// this runs out. guardTimeout, the custom resource's ServiceTimeout, is a
+// minute longer, so CloudFormation always hears from the function first;
+// without it CloudFormation would wait an hour for a response that never
+// comes (ServiceTimeout, 1 to 3600 s, default 3600:
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html).
-const guardTimeout = 300
+const (
+	guardFunctionTimeout = 900
+	guardTimeout         = guardFunctionTimeout + 60
+)
 
 // stackGuard is a stack's replacement guard: one Lambda function and one
 // Custom::RestorableGuard that every guarded resource depends on, so that
@@ -39,7 +46,10 @@ const guardTimeout = 300
 type stackGuard struct {
 	stack    awscdk.Stack
 	resource awscdk.CustomResource
+	role     awsiam.Role
 	entries  []*guardEntry
+	// snapshots is whether the role may take snapshots before a change.
+	snapshots bool
 }
 
 // guardEntry is one guarded resource.
@@ -51,6 +61,9 @@ type guardEntry struct {
 	// source and createOnly read the resource's restore properties and its
 	// other create-only properties at synth, after every escape-hatch change.
 	source, createOnly func() map[string]interface{}
+	// beforeChange, for an Aurora cluster, renders what the guard watches to
+	// take a snapshot before a risky change; nil when off.
+	beforeChange func() map[string]interface{}
 }
 
 var stackGuards perStack[*stackGuard]
@@ -65,8 +78,9 @@ func newStackGuard(stack awscdk.Stack) *stackGuard {
 	scope := constructs.NewConstruct(stack, jsii.String(GuardID))
 	fn, role := newHandlerFunction(scope, "Function", contract.HandlerGuard, functionOptions{
 		description: "restorable: refuses deploys that would replace or delete a database, file system or backup vault with its data",
-		timeout:     awscdk.Duration_Seconds(jsii.Number(guardTimeout - 30)),
+		timeout:     awscdk.Duration_Seconds(jsii.Number(guardFunctionTimeout)),
 	})
+	g.role = role
 	arn := func(service, resource string) *string {
 		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
 	}
@@ -133,6 +147,9 @@ func (g *stackGuard) resources() interface{} {
 		}
 		if e.adopt {
 			entry[contract.GuardAdopt] = "true"
+		}
+		if e.beforeChange != nil {
+			entry[contract.GuardBeforeChange] = e.beforeChange()
 		}
 		out[logicalID(e.target)] = entry
 	}

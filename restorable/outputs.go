@@ -25,6 +25,7 @@ const (
 	OutputPointInTimeRestoreCommand = "PointInTimeRestoreCommand"
 	OutputListSnapshotsCommand      = "ListSnapshotsCommand"
 	OutputStableHostname            = "StableHostname"
+	OutputRollbackCommand           = "RollbackCommand"
 	OutputFileSystemID              = "FileSystemId"
 	OutputListRecoveryPointsCommand = "ListRecoveryPointsCommand"
 )
@@ -49,6 +50,9 @@ func (c *AuroraCluster) addOutputs(path string) {
 		}))
 	if c.writerRecord != nil {
 		output(c, OutputStableHostname, "Host name of the writer of "+path+" that no restore changes", c.StableHostname())
+	}
+	if c.beforeChange.on {
+		output(c, OutputRollbackCommand, "Restores "+path+" from the snapshot taken before the last change of its engine, parameters or release", c.rollbackCommand())
 	}
 }
 

@@ -71,6 +71,7 @@ func (c *AuroraCluster) reportLines() []string {
 		outputs += ", " + prefix + OutputStableHostname + " (a host name no restore changes)"
 	}
 	lines = append(lines, "outputs: "+outputs)
+	lines = append(lines, c.beforeChangeReport()...)
 	if c.protection != nil {
 		lines = append(lines, "backup:  selected by ARN in "+*c.protection.Node().Path()+"'s plan")
 	}

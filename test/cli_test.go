@@ -188,7 +188,8 @@ func TestCLIDiffOfARestoreReplacesOnlyTheClusterAndItsDependents(t *testing.T) {
 	// GIVEN the template of the example as deployed without a restore source
 	before := cliNewTemplate(t)
 	// WHEN `cdk diff` compares it, offline, with the app restoring a snapshot
-	after := t.TempDir()
+	after, err := os.MkdirTemp(scratch, "cli-restored-")
+	require.NoError(t, err)
 	diff, err := runCDK(t, "diff", "--template", filepath.Join(before, "RedmineStack.template.json"), "-o", after, "-c", "snapshotArn="+snapshotARN)
 	require.NoError(t, err, diff)
 	cliRestored = after
@@ -200,13 +201,14 @@ func TestCLIDiffOfARestoreReplacesOnlyTheClusterAndItsDependents(t *testing.T) {
 	for id, typ := range changedResources(diff) {
 		assert.NotEqual(t, "AWS::EC2::SecurityGroupIngress", typ, id)
 	}
-	// AND the synth warns what the restore does, and nothing else
+	// AND the synth warns what the restore does, and nothing else but the
+	// example's clear-text HTTP
 	var warnings []string
 	for _, v := range validationViolations(t, after, "Construct Annotations") {
 		warnings = append(warnings, regexp.MustCompile(`^Construct Annotations: (\S+):`).FindStringSubmatch(v)[1])
 	}
 	sort.Strings(warnings)
-	assert.Equal(t, []string{"Annotation::restorable:keepSource", "Annotation::restorable:restore"}, warnings)
+	assert.Equal(t, []string{"Annotation::redmine:cleartextHTTP", "Annotation::restorable:keepSource", "Annotation::restorable:restore"}, warnings)
 	assert.Empty(t, validationViolations(t, after, "CloudFormation Validate"))
 }
 
@@ -262,11 +264,12 @@ func TestCLIDiffOfAFilesRestoreAddsOnlyTheRestore(t *testing.T) {
 			continue
 		}
 		_, r := resourceByID(t, tmpl, id)
-		assert.Regexp(t, `^RedmineStack/(Files/Restore|Files/Default/RestoreAccessPoint|RestorableEfsRestore|Files/Default/SecurityGroup)`, cdkPath(r), "%s %s", typ, id)
+		assert.Regexp(t, `^RedmineStack/(Files/Restore|Files/Default/RestoreAccessPoint|RestorableEfsRestore|Files/EfsSecurityGroup/from RedmineStackFilesRestore)`, cdkPath(r), "%s %s", typ, id)
 	}
 	assert.Regexp(t, `\[\+\] `+regexp.QuoteMeta(restorable.EFSRestoreResourceType)+` Files/Restore/Start`, diff)
 	assert.Empty(t, validationViolations(t, after, "CloudFormation Validate"))
 	warnings := validationViolations(t, after, "Construct Annotations")
-	require.Len(t, warnings, 1, warnings)
-	assert.Contains(t, warnings[0], "Annotation::restorable:efsRestore")
+	require.Len(t, warnings, 2, warnings)
+	assert.Contains(t, strings.Join(warnings, "\n"), "Annotation::restorable:efsRestore")
+	assert.Contains(t, strings.Join(warnings, "\n"), "Annotation::redmine:cleartextHTTP")
 }

@@ -80,25 +80,30 @@ func TestTheStacksGuard(t *testing.T) {
 		}
 		assert.False(t, dependsOn(tmpl, guardID)[clusterID], "the guard must not depend on the cluster")
 	})
-	t.Run("one Go function that answers CloudFormation itself, with a short timeout", func(t *testing.T) {
+	t.Run("one Go function that answers CloudFormation itself, within Lambda's 15 minutes and a minute of margin", func(t *testing.T) {
 		fnID, fn := functionWithHandler(t, tmpl, contract.HandlerGuard)
 		assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{fnID, "Arn"}}, props(g)["ServiceToken"])
-		assert.Equal(t, "300", fmtJSONString(props(g)["ServiceTimeout"]))
+		assert.Equal(t, "960", fmtJSONString(props(g)["ServiceTimeout"]))
+		assert.Equal(t, float64(900), props(fn)["Timeout"])
 		assert.Equal(t, "provided.al2023", props(fn)["Runtime"])
 		assert.Equal(t, []interface{}{"arm64"}, props(fn)["Architectures"])
 		assert.Empty(t, underPath(tmpl, "AppStack/RestorableGuard", "AWS::Lambda::Function")[1:], "no provider framework")
 		assert.Equal(t, "Delete", g["DeletionPolicy"], "removing the guard never blocks a deploy")
 	})
-	t.Run("its role reads its own stack and describes, and nothing else", func(t *testing.T) {
+	t.Run("its role reads its own stack and describes, and deletes only its own snapshots", func(t *testing.T) {
 		_, fn := functionWithHandler(t, tmpl, contract.HandlerGuard)
 		statements := statementsOf(t, tmpl, roleOf(fn))
-		assert.Len(t, statements, 5)
 		own := statementBySid(t, statements, "ReadOwnStack")
 		assert.Equal(t, []interface{}{"cloudformation:DescribeStacks", "cloudformation:ListStackResources", "cloudformation:DescribeStackResource"}, own["Action"])
 		assert.Equal(t, map[string]interface{}{"Ref": "AWS::StackId"}, own["Resource"])
 		assert.Equal(t, "rds:DescribeDBClusters", statementBySid(t, statements, "CompareLiveClusters")["Action"])
 		assert.Contains(t, fmtJSON(statementBySid(t, statements, "CompareLiveClusters")["Resource"]), ":cluster:*")
 		for _, st := range statements {
+			if st["Sid"] == "PruneSnapshotsBeforeAChange" {
+				assert.Equal(t, "rds:DeleteDBClusterSnapshot", st["Action"])
+				assert.Contains(t, fmtJSON(st["Condition"]), `"aws:ResourceTag/restorable:before-change"`)
+				continue
+			}
 			assert.NotContains(t, fmtJSON(st["Action"]), "Delete")
 			assert.NotContains(t, fmtJSON(st["Action"]), "Modify")
 		}

@@ -51,7 +51,31 @@ const (
 	// GuardAdopt is "true" for a resource adopted from a plain L2, so the
 	// refusal can say what Adopt keeps.
 	GuardAdopt = "Adopt"
+	// GuardBeforeChange, on an Aurora cluster's entry, asks for a manual
+	// snapshot before any deploy that changes one of its GuardWatch values:
+	// {"Watch": {...}, "Keep": "<n>"}.
+	GuardBeforeChange = "BeforeChange"
+	GuardWatch        = "Watch"
+	GuardKeep         = "Keep"
 )
+
+// Tags of the snapshots the guard takes before a risky change.
+const (
+	// TagBeforeChange holds the construct path of the cluster: the guard keeps
+	// and prunes snapshots by it, across the cluster identifiers restores give.
+	TagBeforeChange = "restorable:before-change"
+	// TagChange holds the Fingerprint of the watched values the deploy brings,
+	// so a deploy retried after a timeout waits on the same snapshot.
+	TagChange = "restorable:change"
+)
+
+// RollbackAttribute is the guard's response attribute that holds the rollback
+// command of the cluster with this logical ID: `cdk deploy -c
+// '<path>.snapshotArn=<the newest snapshot taken before a change>'`.
+func RollbackAttribute(logicalID string) string { return "RollbackCommand" + logicalID }
+
+// NoSnapshotYet is the rollback attribute's value before the first snapshot.
+const NoSnapshotYet = "no snapshot before a change yet"
 
 // The resource types the guard protects.
 const (

@@ -53,6 +53,9 @@ type Resource struct {
 	CreateOnly map[string]interface{}
 	// Adopt is true for a resource adopted from a plain L2.
 	Adopt bool
+	// BeforeChange, for an Aurora cluster, asks for a snapshot before a
+	// deploy that changes its watched values; nil when off.
+	BeforeChange *BeforeChange
 }
 
 // ParseProps reads the guard's properties from a CloudFormation event.
@@ -72,6 +75,9 @@ func ParseProps(raw map[string]interface{}) (Props, error) {
 			return Props{}, err
 		}
 		if res.CreateOnly, err = object(r[contract.GuardCreateOnly], id+"."+contract.GuardCreateOnly); err != nil {
+			return Props{}, err
+		}
+		if res.BeforeChange, err = parseBeforeChange(r[contract.GuardBeforeChange], id); err != nil {
 			return Props{}, err
 		}
 		if res.Path == "" || res.Type == "" {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,13 +21,20 @@ import (
 	"github.com/restorable-cdk/restorable/internal/contract"
 )
 
-// Clients are the AWS APIs the guard reads: its own stack, and the live
-// resources it compares a template with. It never writes.
+// Clients are the AWS APIs the guard calls: its own stack, the live resources
+// it compares a template with, and, before a risky change to an Aurora
+// cluster, RDS to take a snapshot and prune older ones. It changes nothing
+// else.
 type Clients struct {
 	CloudFormation *cloudformation.Client
 	RDS            *rds.Client
 	EFS            *efs.Client
 	Backup         *backup.Client
+	// Now is the clock for snapshot names; nil is time.Now.
+	Now func() time.Time
+	// SnapshotPoll is how often the snapshot waiter polls; 0 is the SDK's
+	// default.
+	SnapshotPoll time.Duration
 }
 
 // Logger records the guard's decisions in its log group.
@@ -66,9 +74,13 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 	if e.RequestType == cfn.RequestUpdate {
 		prev, prevErr = ParseProps(e.OldResourceProperties)
 	}
-	if prevErr == nil && onlySafeChanges(prev, next) {
+	var snapshots []string
+	if prevErr == nil {
+		snapshots = changesNeedingSnapshot(prev, next)
+	}
+	if prevErr == nil && onlySafeChanges(prev, next) && len(snapshots) == 0 {
 		log("%s %s: allowed: no restore source was removed, no create-only property changed, and no guarded resource was added or removed", e.RequestType, next.Stack)
-		return id, nil, nil
+		return id, c.rollbackData(ctx, next), nil
 	}
 	status, err := c.stackStatus(ctx, e.StackID)
 	if err != nil {
@@ -76,7 +88,7 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 	}
 	if IsRollback(status) {
 		log("%s %s during %s: allowed: CloudFormation is restoring the previous state", e.RequestType, next.Stack, status)
-		return id, nil, nil
+		return id, c.rollbackData(ctx, next), nil
 	}
 	stack, err := c.stackResources(ctx, e.StackID)
 	if err != nil {
@@ -132,12 +144,31 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 		}
 		refused = append(refused, r.text(next.Consent[r.path]))
 	}
-	if len(refused) == 0 {
-		return id, nil, nil
+	if len(refused) > 0 {
+		msg := strings.Join(refused, " | ")
+		log("REFUSED: %s", msg)
+		return id, nil, errors.New(truncate(msg, maxReason))
 	}
-	msg := strings.Join(refused, " | ")
-	log("REFUSED: %s", msg)
-	return id, nil, errors.New(truncate(msg, maxReason))
+	// A snapshot of each cluster whose engine version, parameters or release
+	// the deploy changes, taken now, before CloudFormation updates the
+	// cluster (which depends on the guard).
+	var sources []map[string]interface{}
+	for _, r := range next.Resources {
+		sources = append(sources, r.Source)
+	}
+	for _, logicalID := range snapshots {
+		r := next.Resources[logicalID]
+		current, exists := stack[logicalID]
+		if !exists || current.typ != contract.TypeDBCluster {
+			continue
+		}
+		if _, err := c.snapshotBefore(ctx, r, current.physical, log); err != nil {
+			log("REFUSED: %v", err)
+			return id, nil, errors.New(truncate(err.Error(), maxReason))
+		}
+		c.prune(ctx, r, sources, log)
+	}
+	return id, c.rollbackData(ctx, next), nil
 }
 
 // onlySafeChanges reports whether an update changes nothing the guard must

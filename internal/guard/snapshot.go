@@ -1,0 +1,311 @@
+package guard
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+
+	"github.com/restorable-cdk/restorable/internal/contract"
+)
+
+// BeforeChange asks the guard for a manual snapshot of an Aurora cluster
+// before any deploy that changes one of the Watch values (the engine version,
+// the cluster parameter group and its parameters, a release marker). A major
+// version upgrade cannot be rolled back in place: CloudFormation cannot lower
+// EngineVersion, so the way back is a restore of this snapshot.
+type BeforeChange struct {
+	Watch map[string]interface{}
+	// Keep is how many of the cluster's snapshots taken before a change are
+	// kept; older ones are deleted.
+	Keep int
+}
+
+func parseBeforeChange(v interface{}, id string) (*BeforeChange, error) {
+	if v == nil {
+		return nil, nil
+	}
+	o, err := object(v, id+"."+contract.GuardBeforeChange)
+	if err != nil {
+		return nil, err
+	}
+	watch, err := object(o[contract.GuardWatch], id+"."+contract.GuardBeforeChange+"."+contract.GuardWatch)
+	if err != nil {
+		return nil, err
+	}
+	keep, err := strconv.Atoi(str(o[contract.GuardKeep]))
+	if err != nil || keep < 1 {
+		return nil, fmt.Errorf("guard: %s.%s.%s is %q, not a whole number of at least 1", id, contract.GuardBeforeChange, contract.GuardKeep, str(o[contract.GuardKeep]))
+	}
+	return &BeforeChange{Watch: watch, Keep: keep}, nil
+}
+
+// changesNeedingSnapshot returns the logical IDs of the clusters whose watched
+// values the deploy changes.
+func changesNeedingSnapshot(prev, next Props) []string {
+	var out []string
+	for _, id := range sortedKeys(next.Resources) {
+		n, p := next.Resources[id].BeforeChange, prev.Resources[id].BeforeChange
+		if n != nil && p != nil && !reflect.DeepEqual(n.Watch, p.Watch) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// snapshotMargin is the time left, when the guard stops waiting for a
+// snapshot, to answer CloudFormation before the function's own deadline.
+const snapshotMargin = 20 * time.Second
+
+// snapshotBefore takes a manual snapshot of the cluster before the deploy
+// changes it, waits until it is available, and prunes the older ones. A deploy
+// retried after a timeout finds the snapshot it started (same path, same
+// change) and waits on it instead of starting another.
+//
+// The time a cluster snapshot takes "varies with the size of your databases"
+// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_CreateSnapshotCluster.html);
+// the guard waits until shortly before its function's timeout (15 minutes,
+// within the custom resource's ServiceTimeout) and otherwise fails the deploy,
+// before CloudFormation touches the cluster.
+func (c Clients) snapshotBefore(ctx context.Context, r Resource, cluster string, log Logger) (string, error) {
+	change := contract.Fingerprint(r.BeforeChange.Watch, nil)
+	snap, err := c.findSnapshot(ctx, r.Path, change)
+	if err != nil {
+		return "", err
+	}
+	if snap == nil {
+		name := SnapshotName(r.Path, c.now())
+		out, err := c.RDS.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{
+			DBClusterIdentifier:         aws.String(cluster),
+			DBClusterSnapshotIdentifier: aws.String(name),
+			Tags: []rdstypes.Tag{
+				{Key: aws.String(contract.TagBeforeChange), Value: aws.String(r.Path)},
+				{Key: aws.String(contract.TagChange), Value: aws.String(change)},
+			},
+		})
+		if err != nil {
+			return "", fmt.Errorf("restorable: %s: could not take a snapshot of %s before the change (%s), so the deploy is refused before it touches the cluster: %w",
+				r.Path, cluster, describeWatch(r.BeforeChange.Watch), err)
+		}
+		snap = out.DBClusterSnapshot
+		log("%s: snapshot %s of %s started before the change", r.Path, name, cluster)
+	} else {
+		log("%s: waiting on snapshot %s, started for this same change by an earlier deploy", r.Path, aws.ToString(snap.DBClusterSnapshotIdentifier))
+	}
+	name := aws.ToString(snap.DBClusterSnapshotIdentifier)
+	wait := time.Until(c.deadline(ctx)) - snapshotMargin
+	if wait <= 0 {
+		wait = time.Second
+	}
+	waiter := rds.NewDBClusterSnapshotAvailableWaiter(c.RDS, func(o *rds.DBClusterSnapshotAvailableWaiterOptions) {
+		if c.SnapshotPoll > 0 {
+			o.MinDelay, o.MaxDelay = c.SnapshotPoll, c.SnapshotPoll
+		}
+	})
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	out, err := waiter.WaitForOutput(wctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(name)}, wait+time.Minute)
+	if err != nil {
+		if wctx.Err() != nil {
+			return "", fmt.Errorf("restorable: %s: the snapshot %s taken before the change (%s) is not available after %s, so the deploy is refused before it touches the cluster. "+
+				"Deploy again when it is available (aws rds wait db-cluster-snapshot-available --db-cluster-snapshot-identifier %s): the next deploy uses it",
+				r.Path, name, describeWatch(r.BeforeChange.Watch), wait.Round(time.Second), name)
+		}
+		return "", fmt.Errorf("restorable: %s: the snapshot %s taken before the change did not become available, so the deploy is refused before it touches the cluster: %w", r.Path, name, err)
+	}
+	snapArn := name
+	if len(out.DBClusterSnapshots) == 1 && out.DBClusterSnapshots[0].DBClusterSnapshotArn != nil {
+		snapArn = *out.DBClusterSnapshots[0].DBClusterSnapshotArn
+	}
+	log("%s: snapshot %s is available; rollback: %s", r.Path, snapArn, RollbackCommand(r.Path, snapArn))
+	return snapArn, nil
+}
+
+// deadline is when the guard must have answered: the function's deadline, or
+// 15 minutes from now without one.
+func (c Clients) deadline(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return c.now().Add(15 * time.Minute)
+}
+
+func (c Clients) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// beforeChangeSnapshots lists the manual snapshots the guard took, by the
+// construct path of their cluster, newest first. DescribeDBClusterSnapshots
+// returns each snapshot's tags (TagList) but cannot filter by them, so it lists
+// the account's manual snapshots in the region
+// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusterSnapshots.html).
+func (c Clients) beforeChangeSnapshots(ctx context.Context) (map[string][]rdstypes.DBClusterSnapshot, error) {
+	out := map[string][]rdstypes.DBClusterSnapshot{}
+	p := rds.NewDescribeDBClusterSnapshotsPaginator(c.RDS, &rds.DescribeDBClusterSnapshotsInput{SnapshotType: aws.String("manual")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range page.DBClusterSnapshots {
+			if path := tag(s.TagList, contract.TagBeforeChange); path != "" {
+				out[path] = append(out[path], s)
+			}
+		}
+	}
+	for _, snaps := range out {
+		sort.SliceStable(snaps, func(i, j int) bool {
+			return aws.ToTime(snaps[i].SnapshotCreateTime).After(aws.ToTime(snaps[j].SnapshotCreateTime))
+		})
+	}
+	return out, nil
+}
+
+func (c Clients) findSnapshot(ctx context.Context, path, change string) (*rdstypes.DBClusterSnapshot, error) {
+	all, err := c.beforeChangeSnapshots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("restorable: %s: could not list its snapshots before taking one, so the deploy is refused: %w", path, err)
+	}
+	for _, s := range all[path] {
+		switch aws.ToString(s.Status) {
+		case "creating", "available":
+			if tag(s.TagList, contract.TagChange) == change {
+				return &s, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// prune deletes the cluster's snapshots taken before a change beyond the
+// newest keep that are available, never one that a restore source of the
+// template names, and never one still being created.
+func (c Clients) prune(ctx context.Context, r Resource, sources []map[string]interface{}, log Logger) {
+	all, err := c.beforeChangeSnapshots(ctx)
+	if err != nil {
+		log("%s: could not list snapshots to prune: %v", r.Path, err)
+		return
+	}
+	kept := 0
+	for _, s := range all[r.Path] {
+		name, snapArn := aws.ToString(s.DBClusterSnapshotIdentifier), aws.ToString(s.DBClusterSnapshotArn)
+		if aws.ToString(s.Status) != "available" {
+			continue
+		}
+		if kept < r.BeforeChange.Keep {
+			kept++
+			continue
+		}
+		if namedBySource(sources, name, snapArn) {
+			log("%s: keeping snapshot %s: a restore source in the template names it", r.Path, name)
+			continue
+		}
+		if _, err := c.RDS.DeleteDBClusterSnapshot(ctx, &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: aws.String(name)}); err != nil {
+			log("%s: could not delete the older snapshot %s: %v", r.Path, name, err)
+			continue
+		}
+		log("%s: deleted the older snapshot %s (keeping the newest %d)", r.Path, name, r.BeforeChange.Keep)
+	}
+}
+
+// namedBySource reports whether any restore source names the snapshot, by
+// identifier or ARN.
+func namedBySource(sources []map[string]interface{}, name, snapArn string) bool {
+	for _, s := range sources {
+		v := str(s["SnapshotIdentifier"])
+		if v == "" {
+			continue
+		}
+		if v == name || v == snapArn {
+			return true
+		}
+		if a, err := arn.Parse(v); err == nil && strings.TrimPrefix(a.Resource, "cluster-snapshot:") == name {
+			return true
+		}
+	}
+	return false
+}
+
+// rollbackData is the guard's response data: for each cluster that takes
+// snapshots before a change, the rollback command to its newest one, which a
+// stack output shows.
+func (c Clients) rollbackData(ctx context.Context, p Props) map[string]interface{} {
+	var ids []string
+	for _, id := range sortedKeys(p.Resources) {
+		if p.Resources[id].BeforeChange != nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	data := map[string]interface{}{}
+	all, err := c.beforeChangeSnapshots(ctx)
+	for _, id := range ids {
+		path := p.Resources[id].Path
+		value := contract.NoSnapshotYet
+		if err != nil {
+			value = truncate("could not list the snapshots taken before a change: "+err.Error(), 200)
+		}
+		for _, s := range all[path] {
+			if aws.ToString(s.Status) == "available" {
+				value = RollbackCommand(path, aws.ToString(s.DBClusterSnapshotArn))
+				break
+			}
+		}
+		data[contract.RollbackAttribute(id)] = value
+	}
+	return data
+}
+
+// RollbackCommand is the deploy that restores the cluster at path from a
+// snapshot.
+func RollbackCommand(path, snapshotArn string) string {
+	return "cdk deploy -c '" + path + ".snapshotArn=" + snapshotArn + "'"
+}
+
+var notSnapshotChar = regexp.MustCompile(`[^a-z0-9]+`)
+
+// SnapshotName is "restorable-<path>-<UTC time>", in the characters RDS
+// allows in a snapshot identifier: letters, digits and single hyphens, starting
+// with a letter, at most 255 (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html).
+func SnapshotName(path string, at time.Time) string {
+	p := strings.Trim(notSnapshotChar.ReplaceAllString(strings.ToLower(path), "-"), "-")
+	if len(p) > 200 {
+		p = strings.TrimRight(p[:200], "-")
+	}
+	return "restorable-" + p + "-" + at.UTC().Format("20060102-150405")
+}
+
+func describeWatch(w map[string]interface{}) string {
+	var parts []string
+	for _, k := range sortedKeys(w) {
+		v := fmt.Sprint(w[k])
+		if len(v) > 60 {
+			v = v[:60] + "..."
+		}
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func tag(tags []rdstypes.Tag, key string) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
+}

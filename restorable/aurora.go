@@ -180,7 +180,8 @@ var clock = time.Now
 //     rds.force_ssl and pgAudit's ddl and write classes without bind
 //     parameters; MySQL: require_secure_transport and Advanced Auditing of
 //     connections, DDL and table access); see defaultParameters;
-//   - the engine's logs exported to CloudWatch Logs, kept for one year.
+//   - the engine's logs exported to CloudWatch Logs, kept until you delete them
+//     (set CloudwatchLogsRetention to expire them).
 //
 // Misuse (a malformed source, a fixed ClusterIdentifier, RemovalPolicy DESTROY,
 // credentials that a restore would break) panics with an *InputError that names

@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
@@ -105,10 +104,13 @@ func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps,
 	if p.CloudwatchLogsExports == nil {
 		p.CloudwatchLogsExports = jsii.Strings(defaultLogExports(engine)...)
 	}
-	if p.CloudwatchLogsRetention == "" {
-		p.CloudwatchLogsRetention = awslogs.RetentionDays_ONE_YEAR
-	}
-	if p.CloudwatchLogsRetentionRole == nil && len(*p.CloudwatchLogsExports) > 0 {
+	// Exported logs are kept until deleted: RDS creates the log groups with no
+	// expiry, so an audit trail outlives any retention a rule set asks for
+	// (AWS Control Tower's CT.CLOUDWATCH.PR.2: a year, or never expire), and
+	// no function in the stack may change a log group's retention. With a
+	// CloudwatchLogsRetention, aws-cdk-lib adds its LogRetention function,
+	// whose role restorable scopes to the RDS log groups.
+	if p.CloudwatchLogsRetention != "" && p.CloudwatchLogsRetentionRole == nil && len(*p.CloudwatchLogsExports) > 0 {
 		p.CloudwatchLogsRetentionRole = logRetentionRole(c)
 	}
 	if p.ParameterGroup == nil {

@@ -3,7 +3,9 @@ package restorable
 import (
 	"debug/elf"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,10 +13,12 @@ import (
 )
 
 func TestHandlerBuildIsReproducible(t *testing.T) {
-	// GIVEN the handler built twice, as two synths on two machines would
-	first, err := buildHandler()
+	// GIVEN the handler compiled twice, as two synths on two machines would
+	dir, err := moduleDir()
 	require.NoError(t, err)
-	second, err := buildHandler()
+	first, err := compileHandler(dir)
+	require.NoError(t, err)
+	second, err := compileHandler(dir)
 	require.NoError(t, err)
 	// THEN both builds are byte for byte the same, so the asset hash is too
 	assert.Equal(t, first.hash, second.hash)
@@ -88,4 +92,58 @@ func TestHandlerCacheIsPrivate(t *testing.T) {
 			assert.Equal(t, hash, got)
 		}
 	})
+}
+
+func TestAnUnchangedHandlerIsNotBuiltAgain(t *testing.T) {
+	// GIVEN an empty cache (the go command's own build cache stays where it
+	// is, which XDG_CACHE_HOME would otherwise move)
+	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
+	require.NoError(t, err)
+	t.Setenv("GOCACHE", strings.TrimSpace(string(gocache)))
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	// WHEN the handler is needed twice, as two synths would
+	first, cached, err := cachedBuild()
+	require.NoError(t, err)
+	assert.False(t, cached, "the first synth builds")
+	second, cached, err := cachedBuild()
+	require.NoError(t, err)
+	// THEN the second takes the first's binary from the cache
+	assert.True(t, cached, "the second synth does not build")
+	assert.Equal(t, first, second)
+	// AND a binary changed in the cache is not taken
+	require.NoError(t, os.WriteFile(filepath.Join(first.dir, "bootstrap"), []byte("planted"), 0o755))
+	_, cached, err = cachedBuild()
+	require.NoError(t, err)
+	assert.False(t, cached)
+}
+
+func TestTheSourceKeyFollowsEverySourceOfTheBinary(t *testing.T) {
+	dir := t.TempDir()
+	write := func(rel, content string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, rel), []byte(content), 0o644))
+	}
+	write("go.mod", "module example.com/m\n")
+	write("go.sum", "")
+	write("internal/lambda/main.go", "package main\n")
+	write("internal/guard/guard.go", "package guard\n")
+	key := func(toolchain string) string {
+		k, err := sourceKey(dir, toolchain)
+		require.NoError(t, err)
+		return k
+	}
+	base := key("go1.26.8")
+	write("internal/guard/guard_test.go", "package guard // tests are not in the binary\n")
+	assert.Equal(t, base, key("go1.26.8"))
+	for name, change := range map[string]func(){
+		"a handler source": func() { write("internal/guard/guard.go", "package guard\n\nvar x = 1\n") },
+		"a dependency":     func() { write("go.sum", "example.com/dep v1.0.0 h1:abc=\n") },
+		"a new file":       func() { write("internal/guard/more.go", "package guard\n") },
+	} {
+		change()
+		next := key("go1.26.8")
+		assert.NotEqual(t, base, next, name)
+		base = next
+	}
+	assert.NotEqual(t, base, key("local"), "the toolchain")
 }

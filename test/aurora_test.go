@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
@@ -52,24 +53,11 @@ func TestANewCluster(t *testing.T) {
 		assert.Equal(t, map[string]interface{}{"Ref": pgID}, p["DBClusterParameterGroupName"])
 		assert.Equal(t, "1", props(pg)["Parameters"].(map[string]interface{})["rds.force_ssl"])
 	})
-	t.Run("exported logs kept a year, by a role without AWS-managed policies", func(t *testing.T) {
-		_, retention := onlyResource(t, tmpl, "Custom::LogRetention")
-		assert.Equal(t, float64(365), props(retention)["RetentionInDays"])
-		roleID, role := byPath(t, tmpl, "AppStack/RestorableLogRetentionRole")
-		assert.NotContains(t, props(role), "ManagedPolicyArns")
-		// Its statements are its own, inline, and name the clusters' log
-		// groups: aws-cdk-lib's statement on every log group ("*") is not added.
-		assert.Empty(t, statementsOf(t, tmpl, roleID), "no separate policy")
-		statements := inlineStatements(t, role)
-		policy := iamPolicy(statements)
-		rdsLogs := "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/rds/cluster/appstack-database-1a2b3c/postgresql"
-		otherLogs := "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/lambda/payments"
-		assert.True(t, policy.allows("logs:PutRetentionPolicy", rdsLogs, nil))
-		assert.False(t, policy.allows("logs:PutRetentionPolicy", "arn:aws:logs:ap-northeast-1:123456789012:log-group:audit-trail", nil))
-		assert.False(t, policy.allows("logs:DeleteRetentionPolicy", otherLogs, nil))
-		for _, st := range statements {
-			assert.NotEqual(t, "*", st["Resource"], "%v", st)
-		}
+	t.Run("exported logs kept until deleted, with no function that may change a retention", func(t *testing.T) {
+		ids, _ := resourcesOfType(t, tmpl, "Custom::LogRetention")
+		assert.Empty(t, ids)
+		_, fns := resourcesOfType(t, tmpl, "AWS::Lambda::Function")
+		assert.Len(t, fns, 1, "the guard only")
 	})
 	t.Run("instances private", func(t *testing.T) {
 		_, instance := onlyResource(t, tmpl, "AWS::RDS::DBInstance")
@@ -268,22 +256,38 @@ func TestOwnSecretIsReappliedOnRestore(t *testing.T) {
 	assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(restoredStack).Outdir(), "CloudFormation Validate"))
 }
 
-func TestTwoClustersShareOneLogRetentionRole(t *testing.T) {
+func TestALogRetentionHasOneScopedRolePerStack(t *testing.T) {
+	// GIVEN two clusters whose logs expire after a year
 	stack := newStack(t, nil)
 	p := clusterProps(stack)
+	p.CloudwatchLogsRetention = awslogs.RetentionDays_ONE_YEAR
 	for _, id := range []string{"Orders", "Billing"} {
 		restorable.NewAuroraCluster(stack, jsii.String(id), &restorable.AuroraClusterProps{DatabaseClusterProps: p})
 	}
 	tmpl := templateJSON(t, stack)
-	// aws-cdk-lib has one LogRetention function per stack; the first cluster
-	// gives it restorable's role, and the second adds no unused role.
+	// THEN aws-cdk-lib's one LogRetention function per stack gets restorable's
+	// role, and the second cluster adds no unused role
 	assert.Len(t, underPath(tmpl, "AppStack/RestorableLogRetentionRole", "AWS::IAM::Role"), 1)
 	_, retentions := resourcesOfType(t, tmpl, "Custom::LogRetention")
 	require.Len(t, retentions, 2)
+	assert.Equal(t, float64(365), props(retentions[0])["RetentionInDays"])
 	assert.Equal(t, fmtJSON(props(retentions[0])["ServiceToken"]), fmtJSON(props(retentions[1])["ServiceToken"]))
-	roleID, _ := byPath(t, tmpl, "AppStack/RestorableLogRetentionRole")
+	roleID, role := byPath(t, tmpl, "AppStack/RestorableLogRetentionRole")
 	_, fn := resourceByID(t, tmpl, refOf(props(retentions[0])["ServiceToken"]))
 	assert.Equal(t, roleID, roleOf(fn))
+	// AND the role's statements are its own, inline, on the clusters' log
+	// groups: aws-cdk-lib's statement on every log group ("*") is not added,
+	// and there is no AWS-managed policy
+	assert.NotContains(t, props(role), "ManagedPolicyArns")
+	assert.Empty(t, statementsOf(t, tmpl, roleID), "no separate policy")
+	statements := inlineStatements(t, role)
+	policy := iamPolicy(statements)
+	assert.True(t, policy.allows("logs:PutRetentionPolicy", "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/rds/cluster/appstack-orders-1a2b3c/postgresql", nil))
+	assert.False(t, policy.allows("logs:PutRetentionPolicy", "arn:aws:logs:ap-northeast-1:123456789012:log-group:audit-trail", nil))
+	assert.False(t, policy.allows("logs:DeleteRetentionPolicy", "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/lambda/payments", nil))
+	for _, st := range statements {
+		assert.NotEqual(t, "*", st["Resource"], "%v", st)
+	}
 }
 
 func TestMisusedPropsFailWithSettingValueAndFix(t *testing.T) {

@@ -1,0 +1,99 @@
+package test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/restorable-cdk/restorable/examples/footprint"
+)
+
+// footprintTemplate synthesizes the footprint app (a VPC, n Aurora clusters
+// with a writer and a reader, n file systems, a daily and monthly backup plan)
+// in this process.
+func footprintTemplate(t *testing.T, variant footprint.Variant, n int) map[string]interface{} {
+	t.Helper()
+	ctx := appContext(nil)
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &ctx})
+	return templateJSON(t, footprint.New(app, variant, n))
+}
+
+func TestAnIdleStackCarriesOnlyTheGuard(t *testing.T) {
+	// GIVEN the footprint app with one and with two clusters and file systems,
+	// and no restore requested
+	one := footprintTemplate(t, footprint.Restorable, 1)
+	two := footprintTemplate(t, footprint.Restorable, 2)
+	functions := func(tmpl map[string]interface{}) []string {
+		ids, fns := resourcesOfType(t, tmpl, "AWS::Lambda::Function")
+		for i, fn := range fns {
+			assert.NotContains(t, props(fn), "VpcConfig", "%s is in a VPC", ids[i])
+		}
+		return ids
+	}
+	// THEN restorable adds one Lambda function, the guard, in no VPC
+	assert.Len(t, functions(one), 1)
+	guard, _ := functionWithHandler(t, one, "guard")
+	assert.Equal(t, []string{guard}, functions(one))
+	// AND each further cluster and file system adds at most 16 resources
+	// (the plain L2s add 11) and no function
+	r1, r2 := len(one["Resources"].(map[string]interface{})), len(two["Resources"].(map[string]interface{}))
+	t.Logf("restorable: %d resources with one pair, %d with two", r1, r2)
+	assert.LessOrEqual(t, r2-r1, 16)
+	assert.Len(t, functions(two), 1)
+	// AND nothing of the EFS restore is there
+	ids, _ := resourcesOfType(t, two, "AWS::StepFunctions::StateMachine")
+	assert.Empty(t, ids)
+	assert.Empty(t, underPath(two, "FootprintStack/RestorableEfsRestore", ""))
+}
+
+// BenchmarkWholeProcessSynth synthesizes the footprint app (one cluster, one
+// file system) as `cdk synth` does, one process per synth, alternating the
+// plain-L2 and restorable versions, and reports each median and their ratio.
+// `make bench` runs it.
+func BenchmarkWholeProcessSynth(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "footprint")
+	root, err := filepath.Abs(repoRoot)
+	require.NoError(b, err)
+	build := exec.Command("go", "build", "-o", bin, "./examples/footprint/cmd/footprint")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	require.NoError(b, err, string(out))
+	run := func(variant string) time.Duration {
+		outdir := b.TempDir()
+		cmd := exec.Command(bin, variant, "1")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CDK_OUTDIR="+outdir)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		require.NoError(b, err, string(out))
+		return time.Since(start)
+	}
+	run("restorable") // warms the handler cache and the go command's
+	const pairs = 7
+	for i := 0; i < b.N; i++ {
+		var plain, rest []time.Duration
+		for p := 0; p < pairs; p++ {
+			plain = append(plain, run("plain"))
+			rest = append(rest, run("restorable"))
+		}
+		median := func(d []time.Duration) time.Duration {
+			sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+			return d[len(d)/2]
+		}
+		mp, mr := median(plain), median(rest)
+		b.ReportMetric(float64(mp.Milliseconds()), "plain-ms")
+		b.ReportMetric(float64(mr.Milliseconds()), "restorable-ms")
+		b.ReportMetric(float64(mr)/float64(mp), "ratio")
+		b.Logf("median of %d whole-process synths: plain %v, restorable %v, ratio %.2f (%s)", pairs, mp.Round(time.Millisecond), mr.Round(time.Millisecond),
+			float64(mr)/float64(mp), strings.Join([]string{"plain", "restorable"}, " vs "))
+	}
+}

@@ -3,10 +3,12 @@ package restorable_test
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/jsii-runtime-go"
 
@@ -60,4 +62,47 @@ func ExampleAuroraSource() {
 	// snapshot
 	// point-in-time
 	// clone
+}
+
+// A restorable file system whose recovery point comes from
+// `cdk deploy -c efsRecoveryPointArn=...`: the deploy restores it into this
+// same file system.
+func ExampleFileSystemFromContext() {
+	const point = "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"efsRecoveryPointArn": point}})
+	stack := awscdk.NewStack(app, jsii.String("AppStack"), &awscdk.StackProps{
+		Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("ap-northeast-1")},
+	})
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2)})
+
+	props, err := restorable.FileSystemFromContext(stack, "Files", restorable.FileSystemProps{
+		FileSystemProps: awsefs.FileSystemProps{Vpc: vpc},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	restorable.NewFileSystem(stack, jsii.String("Files"), props)
+	fmt.Println(props.RecoveryPointArn == point)
+	// Output: true
+}
+
+// A value that cannot be right fails with the setting, the value, the problem
+// and the fix.
+func ExampleAuroraClusterFromContext_badTime() {
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"restoreToTime": "2026-11-20 10:15", "restoreSourceCluster": "prod-db"}})
+	stack := awscdk.NewStack(app, jsii.String("AppStack"), nil)
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2)})
+	props, err := restorable.AuroraClusterFromContext(stack, "Database", restorable.AuroraClusterProps{
+		DatabaseClusterProps: awsrds.DatabaseClusterProps{
+			Engine: awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{Version: awsrds.AuroraPostgresEngineVersion_VER_16_4()}),
+			Vpc:    vpc,
+			Writer: awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil),
+		},
+	})
+	if err == nil {
+		defer func() { fmt.Println(strings.SplitN(fmt.Sprint(recover()), ". Fix:", 2)[0]) }()
+		restorable.NewAuroraCluster(stack, jsii.String("Database"), props)
+	}
+	// Output: restorable: AppStack/Database: restoreToTime="2026-11-20 10:15": is not a time in RFC 3339 format with a time zone
 }

@@ -2,8 +2,6 @@ package restorable
 
 import (
 	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
@@ -142,79 +140,6 @@ func (p *Protection) newVault(path string, pp ProtectionProps) awsbackup.IBackup
 	var vault awsbackup.IBackupVault
 	vault, p.vaultKey, p.guard = newSecureVault(p, path, pp.VaultName, pp.VaultLock, pp.AllowReplace)
 	return vault
-}
-
-// newSecureVault creates a vault, encrypted with its own rotating
-// customer-managed key, whose recovery points nobody can delete early, which
-// only the break-glass principal can loosen (as its key), kept (with the key)
-// when the stack is deleted, and guarded against replacement.
-func newSecureVault(scope constructs.Construct, path, name string, lock *awsbackup.LockConfiguration, allowReplace string) (awsbackup.IBackupVault, awskms.IKey, *guardEntry) {
-	key := newHardenedKey(scope, "VaultKey", "restorable: encryption of the AWS Backup vault "+path)
-	var vaultName *string
-	if name != "" {
-		checkVaultName(path, "VaultName", name)
-		vaultName = jsii.String(name)
-	}
-	vault := awsbackup.NewBackupVault(scope, jsii.String("Vault"), &awsbackup.BackupVaultProps{
-		BackupVaultName:   vaultName,
-		EncryptionKey:     key,
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-		LockConfiguration: lock,
-	})
-	// Nobody, whatever their IAM permissions, may delete a recovery point or
-	// shorten its retention; AWS Backup still expires recovery points on the
-	// plan's schedule.
-	vault.BlockRecoveryPointDeletion()
-	// Nor, but for the break-glass principal, delete the vault, loosen its
-	// access policy or lock, or disassociate a recovery point.
-	hardenVault(vault)
-	cfn := vault.Node().DefaultChild().(awsbackup.CfnBackupVault)
-	guard := guardOf(scope).protect(scope, cfn, allowReplace, false, nil,
-		func() map[string]interface{} {
-			// createOnlyProperties of the AWS::Backup::BackupVault schema.
-			m := map[string]interface{}{}
-			put(m, "BackupVaultName", cfn.BackupVaultName())
-			put(m, "EncryptionKeyArn", cfn.EncryptionKeyArn())
-			return m
-		})
-	return vault, key, guard
-}
-
-// vaultNamePattern is what AWS Backup accepts as a vault name
-// (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_CreateBackupVault.html).
-var vaultNamePattern = regexp.MustCompile(`^[a-zA-Z0-9\-_]{2,50}$`)
-
-func checkVaultName(path, setting, name string) {
-	if !isToken(name) && !vaultNamePattern.MatchString(name) {
-		panic(&InputError{Construct: path, Setting: setting, Value: name,
-			Problem: "is not a valid AWS Backup vault name: 2 to 50 letters, digits, hyphens and underscores",
-			Fix:     "use a name such as redmine-dr"})
-	}
-}
-
-// minVaultLockGrace is the shortest grace time of a compliance-mode Vault Lock:
-// https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html
-const minVaultLockGraceDays = 3
-
-func checkVaultLock(path string, lock *awsbackup.LockConfiguration, rules []*awsbackup.BackupPlanRuleProps) {
-	if lock.ChangeableFor != nil && !unresolved(lock.ChangeableFor) && *lock.ChangeableFor.ToHours(nil) < minVaultLockGraceDays*24 {
-		panic(&InputError{Construct: path, Setting: "VaultLock.ChangeableFor", Value: *lock.ChangeableFor.ToHumanString(),
-			Problem: "is shorter than the 72 hours AWS Backup requires before a compliance-mode lock becomes immutable",
-			Fix:     "use at least awscdk.Duration_Days(jsii.Number(3)); after that time nobody, including the root user, can remove the lock or delete recovery points early"})
-	}
-	if lock.MinRetention == nil || unresolved(lock.MinRetention) {
-		return
-	}
-	if rules == nil {
-		rules = DefaultRules()
-	}
-	for _, r := range rules {
-		if r.DeleteAfter != nil && !unresolved(r.DeleteAfter) && *r.DeleteAfter.ToDays(nil) < *lock.MinRetention.ToDays(nil) {
-			panic(&InputError{Construct: path, Setting: "VaultLock.MinRetention", Value: *lock.MinRetention.ToHumanString(),
-				Problem: fmt.Sprintf("is longer than the retention of rule %s (%s), so AWS Backup would fail that rule's backups", *r.RuleName, *r.DeleteAfter.ToHumanString()),
-				Fix:     "lower MinRetention to the shortest rule retention, or keep that rule's backups longer"})
-		}
-	}
 }
 
 func unresolved(d awscdk.Duration) bool { return d.IsUnresolved() != nil && *d.IsUnresolved() }
@@ -368,70 +293,4 @@ func (p *Protection) reportLines() []string {
 			"consent: cdk deploy -c '"+ContextKey(*p.Node().Path(), ContextAllowReplace)+"=<current vault name>'")
 	}
 	return lines
-}
-
-var stackProtections perStack[*Protection]
-
-// StackProtectionID is the construct ID of a stack's shared protection.
-const StackProtectionID = "RestorableProtection"
-
-// ConfigureStackProtection creates the AWS Backup protection that StackProtection
-// returns for scope's stack, with props: call it before creating the stack's
-// restorable resources. A second call, or a call after StackProtection has
-// created the protection, panics.
-func ConfigureStackProtection(scope constructs.Construct, props *ProtectionProps) *Protection {
-	p, created := stackProtections.create(scope, func(stack awscdk.Stack) *Protection { return newStackProtection(stack, props) })
-	if !created {
-		panic(&InputError{Construct: *p.Node().Path(), Setting: "ConfigureStackProtection",
-			Problem: "is called after the stack's protection was created (by a restorable resource or an earlier call)",
-			Fix:     "call ConfigureStackProtection once, before creating the stack's restorable resources"})
-	}
-	return p
-}
-
-// newStackProtection creates a stack's shared protection, reading its consent
-// to replace the vault from the context unless props give one.
-func newStackProtection(stack awscdk.Stack, props *ProtectionProps) *Protection {
-	var pp ProtectionProps
-	if props != nil {
-		pp = *props
-	}
-	if pp.AllowReplace == "" {
-		consent, err := readContext(stack, registryOf(stack), childPath(stack, StackProtectionID), ContextAllowReplace, false)
-		if err != nil {
-			panic(err)
-		}
-		pp.AllowReplace = consent.value
-	}
-	return NewProtection(stack, jsii.String(StackProtectionID), &pp)
-}
-
-// StackProtection returns the AWS Backup protection shared by the restorable
-// resources of scope's stack, created on first use as "RestorableProtection" at
-// the stack's root with the default ProtectionProps (or those given to
-// ConfigureStackProtection). Its consent to replace the
-// vault is read from the context key "<stack>/RestorableProtection.allowReplace".
-// A file system joins it unless given another; an Aurora cluster joins it with
-// AuroraClusterProps.Protection.
-func StackProtection(scope constructs.Construct) *Protection {
-	return stackProtections.of(scope, func(stack awscdk.Stack) *Protection { return newStackProtection(stack, nil) })
-}
-
-func validateVaultArn(setting, v, region string) error {
-	if isToken(v) {
-		return nil
-	}
-	a, err := parseARN(setting, v)
-	if err != nil {
-		return err
-	}
-	if a.Service != "backup" || !strings.HasPrefix(a.Resource, "backup-vault:") || strings.TrimPrefix(a.Resource, "backup-vault:") == "" {
-		return inputErr(setting, v, "is not an AWS Backup vault ARN",
-			"give the ARN of the destination vault: arn:aws:backup:<region>:<account>:backup-vault:<name>")
-	}
-	if region != "" && !isToken(region) && a.Region == region {
-		return inputErr(setting, v, "is in the stack's own region, "+region+", so a copy there does not survive the loss of the region",
-			"give a vault in another region (for example one that a DR stack deployed there owns)")
-	}
-	return nil
 }

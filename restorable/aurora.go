@@ -77,10 +77,19 @@ func (p AuroraClusterProps) validate(region string, now time.Time) (resolvedSour
 	if p.Engine == nil {
 		return resolvedSource{}, inputErr("Engine", "", "is not set", "set Engine, for example awsrds.DatabaseClusterEngine_AuroraPostgres(...)")
 	}
-	if p.ClusterIdentifier != nil {
+	// A fixed name is kept for an adopted cluster (removing it is a change
+	// of a create-only property, so a replacement), but cannot take a
+	// restore: CloudFormation creates the replacement before it deletes the
+	// old cluster, so the two names would collide.
+	switch {
+	case p.ClusterIdentifier != nil && !p.Adopt:
 		return resolvedSource{}, inputErr("ClusterIdentifier", *p.ClusterIdentifier,
 			"fixes the cluster's name, but a restore replaces the cluster, and CloudFormation creates the replacement before it deletes the old one, so the two names would collide",
-			"remove ClusterIdentifier and let CloudFormation name the cluster; use the ClusterIdentifier stack output, or a stable DNS name, where a fixed name is needed")
+			"remove ClusterIdentifier and let CloudFormation name the cluster; use the ClusterIdentifier stack output, or a stable DNS name, where a fixed name is needed; for a cluster that awsrds.NewDatabaseCluster created with this name, set Adopt: true")
+	case p.ClusterIdentifier != nil && !p.Source.IsZero():
+		return resolvedSource{}, inputErr("ClusterIdentifier", *p.ClusterIdentifier,
+			"is set together with a restore source, but CloudFormation creates the restored cluster before it deletes the old one, so the two names would collide",
+			"remove ClusterIdentifier in the deploy that restores: CloudFormation names the restored cluster, and the old one is kept by deletion protection")
 	}
 	if p.ReplicationSourceIdentifier != nil {
 		return resolvedSource{}, inputErr("ReplicationSourceIdentifier", *p.ReplicationSourceIdentifier,
@@ -143,6 +152,8 @@ type AuroraCluster struct {
 	connections        awsec2.Connections
 	// writerRecord and readerRecord are the stable endpoint's records.
 	writerRecord, readerRecord awsroute53.CnameRecord
+	// parameterGroup is the caller's cluster parameter group, if any.
+	parameterGroup awsrds.IParameterGroup
 	// beforeChange is the snapshot taken before a risky change.
 	beforeChange struct {
 		on      bool
@@ -205,6 +216,7 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	}
 	c.source, c.adopt = src, props.Adopt
 	p, creds := c.clusterProps(path, props.DatabaseClusterProps, props.Protection)
+	c.parameterGroup = p.ParameterGroup
 	if src.kind == KindNew {
 		c.cluster = awsrds.NewDatabaseCluster(c, jsii.String("Default"), &p)
 	} else {

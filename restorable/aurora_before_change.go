@@ -51,26 +51,70 @@ func (p SnapshotBeforeChangeProps) validate() error {
 
 // watchBeforeChange returns what the guard compares between deploys to decide
 // on a snapshot, resolved at synth: the engine version, the cluster parameter
-// group's name and, when the construct made the group, its parameters, and the
-// release marker.
+// group (by logical ID and family, with its parameters, when it is a resource
+// of the app; by name otherwise), and the release marker. The group is named
+// by logical ID, not referenced: it must be updated after the guard (see
+// parameterGroupsAfterGuard), and a reference would make the guard wait for
+// it instead.
 func (c *AuroraCluster) watchBeforeChange(p SnapshotBeforeChangeProps) func() map[string]interface{} {
 	keep := p.Keep
 	if keep == 0 {
 		keep = defaultKeepBeforeChange
 	}
 	return func() map[string]interface{} {
+		stack := awscdk.Stack_Of(c)
 		watch := map[string]interface{}{}
 		put(watch, "EngineVersion", c.cfn.EngineVersion())
-		put(watch, "DBClusterParameterGroupName", c.cfn.DbClusterParameterGroupName())
-		for _, child := range *c.cluster.Node().FindAll(constructs.ConstructOrder_PREORDER) {
-			if pg, ok := child.(awsrds.CfnDBClusterParameterGroup); ok {
-				put(watch, "Parameters", awscdk.Stack_Of(c).Resolve(pg.Parameters()))
-			}
+		groups := c.clusterParameterGroups()
+		if len(groups) == 0 {
+			put(watch, "DBClusterParameterGroupName", c.cfn.DbClusterParameterGroupName())
+		}
+		for _, pg := range groups {
+			watch["ParameterGroup"] = logicalID(pg)
+			put(watch, "Family", pg.Family())
+			put(watch, "Parameters", stack.Resolve(pg.Parameters()))
 		}
 		if p.Release != "" {
 			watch["Release"] = p.Release
 		}
 		return map[string]interface{}{contract.GuardWatch: watch, contract.GuardKeep: strconv.Itoa(keep)}
+	}
+}
+
+// clusterParameterGroups are the cluster parameter groups of the app that the
+// cluster uses: the one the construct made for its Parameters, or the caller's
+// ParameterGroup when it is a resource of this stack.
+func (c *AuroraCluster) clusterParameterGroups() []awsrds.CfnDBClusterParameterGroup {
+	var out []awsrds.CfnDBClusterParameterGroup
+	scopes := []constructs.IConstruct{c.cluster}
+	if c.parameterGroup != nil {
+		scopes = append(scopes, c.parameterGroup)
+	}
+	stack := awscdk.Stack_Of(c)
+	for _, scope := range scopes {
+		for _, child := range *scope.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+			if pg, ok := child.(awsrds.CfnDBClusterParameterGroup); ok && awscdk.Stack_Of(pg) == stack {
+				out = append(out, pg)
+			}
+		}
+	}
+	return out
+}
+
+// parameterGroupsAfterGuard makes CloudFormation update the cluster's
+// parameter groups after the guard, so that its snapshot comes before a
+// parameter change: RDS applies dynamic parameters "immediately without a
+// reboot" when a group changes
+// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBClusterParameterGroup.html).
+func (c *AuroraCluster) parameterGroupsAfterGuard() {
+	g := guardOf(c)
+	for _, pg := range c.clusterParameterGroups() {
+		g.before(pg)
+	}
+	for _, child := range *c.cluster.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if pg, ok := child.(awsrds.CfnDBParameterGroup); ok {
+			g.before(pg)
+		}
 	}
 }
 
@@ -140,6 +184,7 @@ func (c *AuroraCluster) snapshotBeforeChange(props *SnapshotBeforeChangeProps) {
 		c.beforeChange.keep = defaultKeepBeforeChange
 	}
 	c.guard.beforeChange = c.watchBeforeChange(p)
+	c.parameterGroupsAfterGuard()
 	guardOf(c).allowSnapshotsBeforeChange()
 }
 

@@ -1,6 +1,9 @@
 package restorable
 
 import (
+	"regexp"
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -22,49 +25,67 @@ import (
 // which for a role session is the role's ARN
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
 // By default it is the stack's CloudFormation execution role, so that
-// `cdk deploy` can still update the key and vault policies.
+// `cdk deploy` can still update the key and vault policies. Deploying with
+// `cdk deploy --role-arn` needs ConfigureBreakGlass with that role.
 
-// breakGlassSettings holds each stack's break-glass principal, if configured.
-var breakGlassSettings perStack[*string]
+// breakGlassSettings holds each stack's break-glass principals, if configured.
+var breakGlassSettings perStack[[]string]
 
-// ConfigureBreakGlass names the principal (an IAM role ARN) that alone may
-// loosen the KMS keys and AWS Backup vaults restorable creates in scope's stack:
-// schedule a key's deletion, disable it, change its policy, or delete a vault,
-// change its access policy or its lock. CloudFormation deploys must run as
-// this principal for the stack to change those policies. It may be called at
-// any time before synth; a second call panics.
+// principalArnPattern is an IAM role, user or account root ARN, as
+// aws:PrincipalArn gives it.
+var principalArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(role/.+|user/.+|root)$`)
+
+// ConfigureBreakGlass names the principals (IAM role ARNs) that alone may
+// loosen the KMS keys and AWS Backup vaults restorable creates in scope's
+// stack: schedule a key's deletion, disable it, change its policy, or delete a
+// vault, change its access policy or its lock. CloudFormation must deploy the
+// stack as one of them (the bootstrap's execution role, or the role given to
+// `cdk deploy --role-arn`), or it cannot update those policies: KMS refuses a
+// key policy that would lock out the caller who sets it
+// (https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html).
+// To move from one principal to another, deploy once as the current one with
+// both configured, then with the new one alone. It may be called at any time
+// before synth; a second call panics.
 // Default: the stack's CloudFormation execution role from the CDK bootstrap
 // (DefaultStackSynthesizer: cdk-<qualifier>-cfn-exec-role-<account>-<region>).
-func ConfigureBreakGlass(scope constructs.Construct, principalArn string) {
-	if principalArn == "" {
-		panic(&InputError{Construct: *awscdk.Stack_Of(scope).Node().Path(), Setting: "ConfigureBreakGlass",
-			Problem: "is given an empty principal ARN",
+func ConfigureBreakGlass(scope constructs.Construct, principalArns ...string) {
+	path := *awscdk.Stack_Of(scope).Node().Path()
+	if len(principalArns) == 0 {
+		panic(&InputError{Construct: path, Setting: "ConfigureBreakGlass",
+			Problem: "is given no principal ARN",
 			Fix:     "give the ARN of the IAM role that may loosen the keys and vaults, for example arn:aws:iam::123456789012:role/BreakGlass"})
 	}
-	_, created := breakGlassSettings.create(scope, func(awscdk.Stack) *string { return jsii.String(principalArn) })
+	for _, arn := range principalArns {
+		if !isToken(arn) && !principalArnPattern.MatchString(arn) {
+			panic(&InputError{Construct: path, Setting: "ConfigureBreakGlass", Value: arn,
+				Problem: "is not the ARN of an IAM role, user or account root",
+				Fix:     "give the role's ARN, for example arn:aws:iam::123456789012:role/BreakGlass (a mistyped one would leave nobody able to change the key policies)"})
+		}
+	}
+	_, created := breakGlassSettings.create(scope, func(awscdk.Stack) []string { return append([]string(nil), principalArns...) })
 	if !created {
-		panic(&InputError{Construct: *awscdk.Stack_Of(scope).Node().Path(), Setting: "ConfigureBreakGlass", Value: principalArn,
-			Problem: "is called a second time for this stack", Fix: "call ConfigureBreakGlass once per stack"})
+		panic(&InputError{Construct: path, Setting: "ConfigureBreakGlass", Value: strings.Join(principalArns, ","),
+			Problem: "is called a second time for this stack", Fix: "call ConfigureBreakGlass once per stack, with every principal"})
 	}
 }
 
-// breakGlassArn is the break-glass principal of scope's stack, resolved at
+// breakGlassArns are the break-glass principals of scope's stack, resolved at
 // synth, so that ConfigureBreakGlass may come after the resources.
-func breakGlassArn(scope constructs.Construct) *string {
+func breakGlassArns(scope constructs.Construct) *[]*string {
 	stack := awscdk.Stack_Of(scope)
-	return awscdk.Lazy_String(&lazyString{func() *string {
+	return awscdk.Lazy_List(&lazyList{func() []*string {
 		breakGlassSettings.mu.Lock()
 		configured, ok := breakGlassSettings.byStack[stack]
 		breakGlassSettings.mu.Unlock()
 		if ok {
-			return configured
+			return *jsii.Strings(configured...)
 		}
 		if s, ok := stack.Synthesizer().(awscdk.DefaultStackSynthesizer); ok {
 			// The synthesizer's ARN carries ${AWS::Partition} (and, for an
 			// environment-agnostic stack, ${AWS::AccountId} and ${AWS::Region})
 			// placeholders for the cloud assembly; Fn::Sub resolves them.
 			if arn := s.CloudFormationExecutionRoleArn(); arn != nil {
-				return awscdk.Fn_Sub(arn, nil)
+				return []*string{awscdk.Fn_Sub(arn, nil)}
 			}
 		}
 		panic(&InputError{Construct: *stack.Node().Path(), Setting: "break-glass principal",
@@ -76,7 +97,7 @@ func breakGlassArn(scope constructs.Construct) *string {
 // exceptBreakGlass is the condition that leaves the break-glass principal out
 // of a deny.
 func exceptBreakGlass(scope constructs.Construct) *map[string]interface{} {
-	return &map[string]interface{}{"ArnNotEquals": map[string]interface{}{"aws:PrincipalArn": breakGlassArn(scope)}}
+	return &map[string]interface{}{"ArnNotEquals": map[string]interface{}{"aws:PrincipalArn": breakGlassArns(scope)}}
 }
 
 // keyLossActions are the calls that make a key, and so every backup and

@@ -53,6 +53,15 @@ type FileSystemProps struct {
 	// it set for as long as the file system exists.
 	// Default: false, a file system created by restorable, with its defaults.
 	Adopt bool
+	// RequireTLSAndIAM, with Adopt, applies restorable's file system policy to
+	// the adopted file system: every request over TLS, no anonymous client.
+	// Without it, an adopted file system keeps the policy awsefs.NewFileSystem
+	// gave it (AllowAnonymousAccess as given), because any file system policy
+	// ends the anonymous access EFS otherwise allows, and a client that mounts
+	// without TLS or IAM would lose the file system at its next mount. Set it
+	// once every client mounts with `-o tls,iam`.
+	// Default: false with Adopt; always applied without Adopt.
+	RequireTLSAndIAM bool
 
 	// recoveryPointSetting names the context key RecoveryPointArn came from.
 	recoveryPointSetting string
@@ -71,8 +80,12 @@ type FileSystem struct {
 	protection  *Protection
 	guard       *guardEntry
 	adopt       bool
-	point       *contract.RecoveryPoint
-	restore     *fileSystemRestore
+	// restrictAccess is whether the file system policy allows only TLS and
+	// IAM-authorized clients (always, except for an adopted file system that
+	// has not asked for it).
+	restrictAccess bool
+	point          *contract.RecoveryPoint
+	restore        *fileSystemRestore
 }
 
 // NewFileSystem creates a restorable EFS file system, a drop-in replacement for
@@ -103,6 +116,12 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 			Fix: "pass &restorable.FileSystemProps{FileSystemProps: awsefs.FileSystemProps{Vpc: vpc}}"})
 	}
 	c.adopt = props.Adopt
+	c.restrictAccess = !props.Adopt || props.RequireTLSAndIAM
+	if props.RequireTLSAndIAM && !props.Adopt {
+		panic(&InputError{Construct: path, Setting: "RequireTLSAndIAM", Value: "true",
+			Problem: "is set without Adopt, where restorable always requires TLS and IAM",
+			Fix:     "remove RequireTLSAndIAM"})
+	}
 	if props.RecoveryPointArn != "" {
 		setting := props.recoveryPointSetting
 		if setting == "" {
@@ -120,13 +139,15 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 	// EFS's automatic backups use a second plan (aws/efs/automatic-backup-plan);
 	// say explicitly that they are off rather than rely on the API's default.
 	c.cfn.SetBackupPolicy(&awsefs.CfnFileSystem_BackupPolicyProperty{Status: jsii.String("DISABLED")})
-	c.fs.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("DenyWithoutTLS"),
-		Effect:     awsiam.Effect_DENY,
-		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-		Actions:    jsii.Strings("*"),
-		Conditions: &map[string]interface{}{"Bool": map[string]interface{}{"aws:SecureTransport": "false"}},
-	}))
+	if c.restrictAccess {
+		c.fs.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("DenyWithoutTLS"),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings("*"),
+			Conditions: &map[string]interface{}{"Bool": map[string]interface{}{"aws:SecureTransport": "false"}},
+		}))
+	}
 	ap := props.AccessPoint
 	if ap == nil {
 		ap = &awsefs.AccessPointOptions{
@@ -194,7 +215,7 @@ func (c *FileSystem) fileSystemProps(path string, p awsefs.FileSystemProps) awse
 			Problem: "turns on EFS's own backup plan next to restorable's, so the file system would be backed up twice, by two plans (aws-cdk#29881)",
 			Fix:     "leave EnableAutomaticBackups unset: restorable's Protection backs the file system up, and restores from its vault"})
 	}
-	if p.AllowAnonymousAccess != nil {
+	if p.AllowAnonymousAccess != nil && c.restrictAccess {
 		panic(&InputError{Construct: path, Setting: "AllowAnonymousAccess", Value: fmt.Sprint(*p.AllowAnonymousAccess),
 			Problem: "is managed by restorable: the file system policy allows only the principals you grant, over TLS, and no anonymous client",
 			Fix:     "remove AllowAnonymousAccess, and grant clients with GrantReadWrite"})
@@ -222,10 +243,13 @@ func (c *FileSystem) fileSystemProps(path string, p awsefs.FileSystemProps) awse
 		p.SecurityGroup = awsec2.NewSecurityGroup(c, jsii.String("EfsSecurityGroup"), &awsec2.SecurityGroupProps{Vpc: p.Vpc})
 	}
 	p.EnableAutomaticBackups = jsii.Bool(false)
-	// With true, the L2 adds no policy statement of its own (it would let any
-	// IAM principal write and act as root through a mount target); restorable's
-	// policy, which allows nothing, already refuses anonymous clients.
-	p.AllowAnonymousAccess = jsii.Bool(true)
+	if c.restrictAccess {
+		// With true, the L2 adds no policy statement of its own (it would let
+		// any IAM principal write and act as root through a mount target);
+		// restorable's policy, which allows nothing, already refuses anonymous
+		// clients.
+		p.AllowAnonymousAccess = jsii.Bool(true)
+	}
 	return p
 }
 
@@ -252,7 +276,12 @@ func (c *FileSystem) annotate(path string, p awsefs.FileSystemProps) {
 			jsii.String(path+": the file system is not encrypted at rest (Encrypted: false); turning encryption on later replaces it with an empty one."))
 	}
 	if c.adopt {
-		msg := path + ": Adopt keeps the encryption and performance mode that awsefs.NewFileSystem gave this file system, and adds the TLS-only policy, the access point, the guard and the backup selection in place. Clients must mount over TLS with IAM authorization."
+		msg := path + ": Adopt keeps the encryption, performance mode and file system policy that awsefs.NewFileSystem gave this file system, and adds the access point, the guard and the backup selection in place."
+		if c.restrictAccess {
+			msg += " RequireTLSAndIAM is set: clients must mount over TLS with IAM authorization (-o tls,iam), and anonymous clients are refused."
+		} else {
+			msg += " Not applied: the TLS-only, IAM-only file system policy, because any policy ends EFS's anonymous access and clients that mount without -o tls,iam would lose the file system; set RequireTLSAndIAM once every client mounts with it;"
+		}
 		if p.KmsKey == nil {
 			msg += " Not applied: a customer-managed KMS key (KmsKeyId is create-only; restore a recovery point into a new restorable file system to move to one);"
 		}

@@ -250,8 +250,3 @@ func put(m map[string]interface{}, k string, v interface{}) {
 	}
 	m[k] = v
 }
-
-// lazyString produces a string at synth.
-type lazyString struct{ produce func() *string }
-
-func (l *lazyString) Produce() *string { return l.produce() }

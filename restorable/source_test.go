@@ -176,6 +176,9 @@ func TestPropsValidateWithoutJsii(t *testing.T) {
 		{"no engine", AuroraClusterProps{}, "restorable: Engine: is not set. Fix: set Engine"},
 		{"fixed identifier", AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine, ClusterIdentifier: jsii.String("prod-db")}},
 			`restorable: ClusterIdentifier="prod-db": fixes the cluster's name, but a restore replaces the cluster`},
+		{"fixed identifier, adopted, with a restore", AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine, ClusterIdentifier: jsii.String("prod-db")},
+			Adopt: true, Source: AuroraSource{SnapshotIdentifier: "before-incident"}},
+			`restorable: ClusterIdentifier="prod-db": is set together with a restore source`},
 		{"removal policy destroy", AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine, RemovalPolicy: awscdk.RemovalPolicy_DESTROY}},
 			`restorable: RemovalPolicy="DESTROY": would delete the cluster's data`},
 		{"read replica", AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine, ReplicationSourceIdentifier: jsii.String("src")}},
@@ -196,6 +199,9 @@ func TestPropsValidateWithoutJsii(t *testing.T) {
 		Source: AuroraSource{SnapshotIdentifier: "before-incident"}}.validate("", testNow)
 	require.NoError(t, err)
 	assert.Equal(t, KindSnapshot, src.kind)
+	// An adopted cluster keeps the fixed name it was created with.
+	_, err = AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: engine, ClusterIdentifier: jsii.String("prod-db")}, Adopt: true}.validate("", testNow)
+	require.NoError(t, err)
 }
 
 func TestEFSRecoveryPointValidation(t *testing.T) {

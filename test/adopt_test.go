@@ -322,20 +322,31 @@ func TestARestoreAfterAdoptionKeepsTheSecretValid(t *testing.T) {
 }
 
 func TestAdoptingAFileSystemReplacesAndDeletesNothing(t *testing.T) {
-	build := func(restorableToo bool) map[string]interface{} {
+	build := func(restorableToo, requireTLS bool) map[string]interface{} {
 		stack := newStack(t, nil)
 		p := awsefs.FileSystemProps{Vpc: newVpc(stack)}
 		if restorableToo {
-			restorable.NewFileSystem(stack, jsii.String("Files"), &restorable.FileSystemProps{FileSystemProps: p, Adopt: true})
+			restorable.NewFileSystem(stack, jsii.String("Files"), &restorable.FileSystemProps{FileSystemProps: p, Adopt: true, RequireTLSAndIAM: requireTLS})
 		} else {
 			awsefs.NewFileSystem(stack, jsii.String("Files"), &p)
 		}
 		return templateJSON(t, stack)
 	}
-	plain, adopted := build(false), build(true)
+	plain, adopted := build(false, false), build(true, false)
 	assert.Empty(t, dataLoss(switchReport(t, plain, adopted)))
 	id, _ := onlyResource(t, adopted, "AWS::EFS::FileSystem")
 	entry := guardProps(t, adopted).Resources[id]
 	assert.True(t, entry.Adopt)
 	assert.Equal(t, map[string]interface{}{"Encrypted": true}, entry.CreateOnly, "encryption as the L2 made it, with the AWS-managed key")
+	// The file system policy is the plain construct's: any policy ends EFS's
+	// anonymous access, so clients that mount without TLS or IAM keep working.
+	_, plainFS := onlyResource(t, plain, "AWS::EFS::FileSystem")
+	_, adoptedFS := onlyResource(t, adopted, "AWS::EFS::FileSystem")
+	assert.Equal(t, props(plainFS)["FileSystemPolicy"], props(adoptedFS)["FileSystemPolicy"])
+	// Once every client mounts with -o tls,iam, RequireTLSAndIAM applies
+	// restorable's policy, in place.
+	strict := build(true, true)
+	_, strictFS := onlyResource(t, strict, "AWS::EFS::FileSystem")
+	assert.Contains(t, fmtJSON(props(strictFS)["FileSystemPolicy"]), `"aws:SecureTransport":"false"`)
+	assert.Empty(t, dataLoss(switchReport(t, adopted, strict)))
 }

@@ -29,8 +29,13 @@ func TestASnapshotBeforeEveryRiskyChange(t *testing.T) {
 		w := entry.BeforeChange.Watch
 		assert.Equal(t, "16.4", w["EngineVersion"])
 		pgID, pg := onlyResource(t, tmpl, "AWS::RDS::DBClusterParameterGroup")
-		assert.Equal(t, map[string]interface{}{"Ref": pgID}, w["DBClusterParameterGroupName"])
+		assert.Equal(t, pgID, w["ParameterGroup"])
+		assert.Equal(t, "aurora-postgresql16", w["Family"])
 		assert.Equal(t, props(pg)["Parameters"], w["Parameters"])
+		// The group is named, not referenced, and is updated after the guard,
+		// so that the snapshot comes before a parameter change.
+		assert.Empty(t, refsIn(w))
+		assert.Contains(t, pg["DependsOn"], guardID)
 		assert.NotContains(t, w, "Release")
 	})
 	t.Run("an output gives the rollback command the guard answers with", func(t *testing.T) {

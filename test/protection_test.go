@@ -206,6 +206,27 @@ func TestABreakGlassPrincipalOfTheUsersChoice(t *testing.T) {
 	assert.Contains(t, panicMessage(t, func() { restorable.ConfigureBreakGlass(stack, breakGlass) }), "ConfigureBreakGlass=")
 }
 
+func TestMovingTheBreakGlassFromOneRoleToAnother(t *testing.T) {
+	// GIVEN the stack's key, with the deploy role and a new break-glass role
+	// both configured (the first step of a move, deployed as the old role)
+	stack, _ := newFiles(t, nil)
+	const next = "arn:aws:iam::123456789012:role/BreakGlass"
+	restorable.ConfigureBreakGlass(stack, cfnExecRole, next)
+	_, key := byPath(t, templateJSON(t, stack), "AppStack/Files/Key")
+	policy := keyPolicy(key)
+	// THEN either may change the key policy, so KMS's lockout check passes
+	// whichever deploys, and an administrator still may not
+	for _, who := range []string{cfnExecRole, next} {
+		assert.False(t, policy.denies("kms:PutKeyPolicy", "*", map[string]string{"aws:PrincipalArn": who}), who)
+	}
+	assert.True(t, policy.denies("kms:PutKeyPolicy", "*", map[string]string{"aws:PrincipalArn": admin}))
+	// AND a mistyped principal, which would leave nobody able to change the
+	// policies, is refused at synth
+	other := newStack(t, nil)
+	assert.Contains(t, panicMessage(t, func() { restorable.ConfigureBreakGlass(other, "BreakGlass") }),
+		`ConfigureBreakGlass="BreakGlass": is not the ARN of an IAM role, user or account root`)
+}
+
 func TestProtectionOptions(t *testing.T) {
 	const drVault = "arn:aws:backup:ap-northeast-3:123456789012:backup-vault:restorable-dr"
 	t.Run("copies every recovery point to another region, kept as long", func(t *testing.T) {

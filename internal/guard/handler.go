@@ -80,7 +80,7 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 	}
 	if prevErr == nil && onlySafeChanges(prev, next) && len(snapshots) == 0 {
 		log("%s %s: allowed: no restore source was removed, no create-only property changed, and no guarded resource was added or removed", e.RequestType, next.Stack)
-		return id, c.rollbackData(ctx, next), nil
+		return id, c.rollbackData(ctx, next, nil), nil
 	}
 	status, err := c.stackStatus(ctx, e.StackID)
 	if err != nil {
@@ -88,7 +88,7 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 	}
 	if IsRollback(status) {
 		log("%s %s during %s: allowed: CloudFormation is restoring the previous state", e.RequestType, next.Stack, status)
-		return id, c.rollbackData(ctx, next), nil
+		return id, c.rollbackData(ctx, next, nil), nil
 	}
 	stack, err := c.stackResources(ctx, e.StackID)
 	if err != nil {
@@ -156,19 +156,22 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 	for _, r := range next.Resources {
 		sources = append(sources, r.Source)
 	}
+	taken := map[string]string{}
 	for _, logicalID := range snapshots {
 		r := next.Resources[logicalID]
 		current, exists := stack[logicalID]
 		if !exists || current.typ != contract.TypeDBCluster {
 			continue
 		}
-		if _, err := c.snapshotBefore(ctx, r, current.physical, log); err != nil {
+		snap, err := c.snapshotBefore(ctx, r, current.physical, log)
+		if err != nil {
 			log("REFUSED: %v", err)
 			return id, nil, errors.New(truncate(err.Error(), maxReason))
 		}
+		taken[logicalID] = snap
 		c.prune(ctx, r, sources, log)
 	}
-	return id, c.rollbackData(ctx, next), nil
+	return id, c.rollbackData(ctx, next, taken), nil
 }
 
 // onlySafeChanges reports whether an update changes nothing the guard must

@@ -2,6 +2,8 @@ package guard
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -179,15 +181,25 @@ func (c Clients) findSnapshot(ctx context.Context, path, change string) (*rdstyp
 		return nil, fmt.Errorf("restorable: %s: could not list its snapshots before taking one, so the deploy is refused: %w", path, err)
 	}
 	for _, s := range all[path] {
-		switch aws.ToString(s.Status) {
-		case "creating", "available":
-			if tag(s.TagList, contract.TagChange) == change {
-				return &s, nil
-			}
+		if tag(s.TagList, contract.TagChange) != change {
+			continue
+		}
+		switch status := aws.ToString(s.Status); {
+		case status == "creating":
+			return &s, nil
+		case status == "available" && c.now().Sub(aws.ToTime(s.SnapshotCreateTime)) < reuseFor:
+			return &s, nil
 		}
 	}
 	return nil, nil
 }
+
+// reuseFor is how old an available snapshot of the same change may be for a
+// retried deploy to use it rather than take a new one: long enough to wait
+// for a slow snapshot and deploy again, short enough that a change that comes
+// back weeks later (A to B, back to A, to B again) gets a snapshot of today's
+// data, not of the data then.
+const reuseFor = time.Hour
 
 // prune deletes the cluster's snapshots taken before a change beyond the
 // newest keep that are available, never one that a restore source of the
@@ -239,9 +251,10 @@ func namedBySource(sources []map[string]interface{}, name, snapArn string) bool 
 }
 
 // rollbackData is the guard's response data: for each cluster that takes
-// snapshots before a change, the rollback command to its newest one, which a
-// stack output shows.
-func (c Clients) rollbackData(ctx context.Context, p Props) map[string]interface{} {
+// snapshots before a change, the rollback command to the snapshot this deploy
+// took (taken, by logical ID) or else to its newest one, which a stack output
+// shows.
+func (c Clients) rollbackData(ctx context.Context, p Props, taken map[string]string) map[string]interface{} {
 	var ids []string
 	for _, id := range sortedKeys(p.Resources) {
 		if p.Resources[id].BeforeChange != nil {
@@ -255,6 +268,10 @@ func (c Clients) rollbackData(ctx context.Context, p Props) map[string]interface
 	all, err := c.beforeChangeSnapshots(ctx)
 	for _, id := range ids {
 		path := p.Resources[id].Path
+		if arn, ok := taken[id]; ok {
+			data[contract.RollbackAttribute(id)] = RollbackCommand(path, arn)
+			continue
+		}
 		value := contract.NoSnapshotYet
 		if err != nil {
 			value = truncate("could not list the snapshots taken before a change: "+err.Error(), 200)
@@ -278,15 +295,27 @@ func RollbackCommand(path, snapshotArn string) string {
 
 var notSnapshotChar = regexp.MustCompile(`[^a-z0-9]+`)
 
-// SnapshotName is "restorable-<path>-<UTC time>", in the characters RDS
-// allows in a snapshot identifier: letters, digits and single hyphens, starting
-// with a letter, at most 255 (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html).
+// maxSnapshotName is the longest DB cluster snapshot identifier RDS accepts:
+// "1 to 63 letters, numbers, or hyphens", starting with a letter, without two
+// consecutive hyphens or a hyphen at the end
+// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html).
+const maxSnapshotName = 63
+
+// SnapshotName is "restorable-<path>-<hash>-<UTC time>" in at most 63
+// characters: the path, lowercased and cut to fit, for people, and 8
+// hexadecimal digits of the whole path's digest, so two long paths that share
+// a beginning still get different names.
 func SnapshotName(path string, at time.Time) string {
-	p := strings.Trim(notSnapshotChar.ReplaceAllString(strings.ToLower(path), "-"), "-")
-	if len(p) > 200 {
-		p = strings.TrimRight(p[:200], "-")
+	sum := sha256.Sum256([]byte(path))
+	suffix := "-" + hex.EncodeToString(sum[:])[:8] + "-" + at.UTC().Format("20060102-150405")
+	slug := strings.Trim(notSnapshotChar.ReplaceAllString(strings.ToLower(path), "-"), "-")
+	if room := maxSnapshotName - len("restorable-") - len(suffix); len(slug) > room {
+		slug = strings.TrimRight(slug[:room], "-")
 	}
-	return "restorable-" + p + "-" + at.UTC().Format("20060102-150405")
+	if slug == "" {
+		return "restorable" + suffix
+	}
+	return "restorable-" + slug + suffix
 }
 
 func describeWatch(w map[string]interface{}) string {

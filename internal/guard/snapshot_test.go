@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -158,6 +159,9 @@ func (f *snapshotRDS) count(op string) int {
 
 const physicalCluster = "appstack-databaseb269d8bb-0abcdefghijk"
 
+// firstSnapshot is the name of the snapshot the guard takes at the test clock.
+var firstSnapshot = SnapshotName("AppStack/Database", time.Date(2026, 11, 29, 10, 30, 0, 0, time.UTC))
+
 // watched is a cluster entry that asks for snapshots before changes.
 func watched(engineVersion string, keep int, source map[string]interface{}) Resource {
 	r := cluster(source, restorable)
@@ -206,7 +210,7 @@ func TestAnEngineUpgradeIsPrecededByASnapshot(t *testing.T) {
 	// THEN it allows the deploy only once a snapshot of the live cluster is
 	// available, named after the stack, the construct and the time, and tagged
 	require.NoError(t, err)
-	name := "restorable-appstack-database-20261129-103000"
+	name := firstSnapshot
 	require.Contains(t, f.snapshots, name)
 	s := f.snapshots[name]
 	assert.Equal(t, physicalCluster, s.cluster)
@@ -244,7 +248,7 @@ func TestASnapshotThatFailsRefusesTheDeploy(t *testing.T) {
 	e := update(rawWatched(one(watched("15.8", 3, noSource))), rawWatched(one(watched("16.4", 3, noSource))))
 	_, _, err := c.Handle(withDeadline(t, time.Minute), e, discard)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "restorable: AppStack/Database: the snapshot restorable-appstack-database-20261129-103000 taken before the change did not become available, so the deploy is refused before it touches the cluster")
+	assert.Contains(t, err.Error(), "restorable: AppStack/Database: the snapshot "+firstSnapshot+" taken before the change did not become available, so the deploy is refused before it touches the cluster")
 }
 
 func TestAClusterThatIsNotAvailableRefusesTheDeploy(t *testing.T) {
@@ -268,14 +272,14 @@ func TestASlowSnapshotFailsInTimeAndTheNextDeployWaitsOnIt(t *testing.T) {
 	// says how to go on
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is not available after")
-	assert.Contains(t, err.Error(), "aws rds wait db-cluster-snapshot-available --db-cluster-snapshot-identifier restorable-appstack-database-20261129-103000")
+	assert.Contains(t, err.Error(), "aws rds wait db-cluster-snapshot-available --db-cluster-snapshot-identifier "+firstSnapshot)
 	// AND the next deploy of the same change waits on that snapshot, not a new one
-	f.snapshots["restorable-appstack-database-20261129-103000"].pollsLeft = 1
+	f.snapshots[firstSnapshot].pollsLeft = 1
 	c.Now = func() time.Time { return time.Date(2026, 11, 29, 11, 0, 0, 0, time.UTC) }
 	_, data, err := c.Handle(withDeadline(t, time.Minute), e, discard)
 	require.NoError(t, err)
 	assert.Equal(t, 1, f.count("CreateDBClusterSnapshot"))
-	assert.Contains(t, data[contract.RollbackAttribute(clusterID)], "restorable-appstack-database-20261129-103000")
+	assert.Contains(t, data[contract.RollbackAttribute(clusterID)], firstSnapshot)
 }
 
 func TestPruningKeepsTheNewestAndWhatARestoreNames(t *testing.T) {
@@ -303,7 +307,7 @@ func TestPruningKeepsTheNewestAndWhatARestoreNames(t *testing.T) {
 	assert.Equal(t, []string{
 		"restorable-appstack-database-20261101-090000",
 		"restorable-appstack-database-20261104-090000",
-		"restorable-appstack-database-20261129-103000",
+		firstSnapshot,
 		"restorable-appstack-other-20261101-090000",
 	}, left)
 	assert.Equal(t, 2, f.count("DeleteDBClusterSnapshot"))
@@ -320,14 +324,37 @@ func TestNoSnapshotDuringARollback(t *testing.T) {
 
 func TestSnapshotNames(t *testing.T) {
 	at := time.Date(2026, 11, 29, 10, 30, 5, 0, time.UTC)
-	for give, want := range map[string]string{
-		"AppStack/Database":            "restorable-appstack-database-20261129-103005",
-		"Redmine--Prod/Db_Main/Writer": "restorable-redmine-prod-db-main-writer-20261129-103005",
-		strings.Repeat("A", 300):       "restorable-" + strings.Repeat("a", 200) + "-20261129-103005",
+	valid := regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	for _, give := range []string{
+		"AppStack/Database",
+		"Redmine--Prod/Db_Main/Writer",
+		"PaymentsProductionStack/OrdersDatabase",
+		strings.Repeat("A", 300),
+		"---",
 	} {
 		got := SnapshotName(give, at)
-		assert.Equal(t, want, got)
-		assert.LessOrEqual(t, len(got), 255)
-		assert.NotContains(t, got, "--")
+		assert.LessOrEqual(t, len(got), 63, "RDS takes 1 to 63 characters: %s", got)
+		assert.Regexp(t, valid, got, "letters, digits, single hyphens, a letter first, no hyphen last")
+		assert.True(t, strings.HasPrefix(got, "restorable-"), got)
+		assert.True(t, strings.HasSuffix(got, "-20261129-103005"), got)
 	}
+	assert.Equal(t, "restorable-appstack-database-"+SnapshotName("AppStack/Database", at)[29:], SnapshotName("AppStack/Database", at))
+	// Two long paths that share their first characters get different names.
+	long := strings.Repeat("VeryLongStackName", 4)
+	assert.NotEqual(t, SnapshotName(long+"/Orders", at), SnapshotName(long+"/Billing", at))
+}
+
+func TestAChangeThatComesBackGetsASnapshotOfTodaysData(t *testing.T) {
+	// GIVEN a snapshot taken weeks ago for the very change this deploy brings
+	// again (A to B, back to A, now to B again)
+	_, f, c := snapshotWorld(t)
+	change := contract.Fingerprint(map[string]interface{}{"EngineVersion": "16.4", "DBClusterParameterGroupName": "appstack-pg-1"}, nil)
+	f.add("restorable-appstack-database-20261101-090000", "AppStack/Database", change, "available", time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
+	e := update(rawWatched(one(watched("15.8", 3, noSource))), rawWatched(one(watched("16.4", 3, noSource))))
+	// WHEN the guard handles it
+	_, data, err := c.Handle(withDeadline(t, time.Minute), e, discard)
+	require.NoError(t, err)
+	// THEN it takes a new snapshot, and the rollback names that one
+	assert.Equal(t, 1, f.count("CreateDBClusterSnapshot"))
+	assert.Equal(t, "cdk deploy -c 'AppStack/Database.snapshotArn="+snapshotArn(firstSnapshot)+"'", data[contract.RollbackAttribute(clusterID)])
 }

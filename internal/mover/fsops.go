@@ -121,12 +121,30 @@ func (d dir) isDir(name string) bool {
 	return unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
-// move renames name from d into to, under the same name.
+// move renames name from d into to, under the same name, never over an entry
+// that is there: renameat2 with RENAME_NOREPLACE fails with EEXIST if
+// something (a client still writing) has created the name since the mover
+// looked. File systems whose driver takes no rename flags answer EINVAL
+// (Linux's NFS client, and so EFS, is one: the check before the rename is then
+// all there is, which is why the writers must be stopped); the mover then
+// renames without the flag
+// (https://man7.org/linux/man-pages/man2/rename.2.html).
 func (d dir) move(name string, to dir) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	if err := unix.Renameat(d.fd, name, to.fd, name); err != nil {
+	err := unix.Renameat2(d.fd, name, to.fd, name, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		if exists, herr := to.has(name); herr != nil || exists {
+			if herr != nil {
+				return herr
+			}
+			err = unix.EEXIST
+		} else {
+			err = unix.Renameat(d.fd, name, to.fd, name)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("mover: rename %s to %s: %w", d.join(name), to.join(name), err)
 	}
 	return nil

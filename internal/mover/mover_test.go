@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -493,4 +494,29 @@ func TestLocks(t *testing.T) {
 	}
 	sort.Strings(got)
 	assert.Equal(t, []string{"jobs", "lock.broken-other", "restored"}, got, "released, and the broken lock kept")
+}
+
+func TestAFileWrittenAtTheRootDuringTheSwapIsNeverOverwritten(t *testing.T) {
+	// GIVEN a writer that creates settings.json again right after the mover
+	// moved the current one aside, before it moves the restored one in
+	root := t.TempDir()
+	write(t, root, live)
+	m := newMover(root)
+	handle(t, m, ActionPrepare, rpA)
+	restoreInto(t, root, restoreDir, backup)
+	m.Hook = func(step string) {
+		if step == "restore settings.json" {
+			require.NoError(t, os.WriteFile(filepath.Join(root, "settings.json"), []byte("written during the restore"), 0o644))
+		}
+	}
+	// WHEN the mover moves
+	_, err := m.Handle(context.Background(), Request{Action: ActionMove, RequestID: req, RecoveryPoint: rpA})
+	// THEN it stops rather than rename over the new file, which keeps its
+	// content, and the restored file waits in the restore directory
+	require.Error(t, err)
+	assert.ErrorIs(t, err, unix.EEXIST)
+	files := read(t, root)
+	assert.Equal(t, "written during the restore", files["settings.json"])
+	assert.Equal(t, "old settings", files[restoreDir+"/settings.json"])
+	assert.Equal(t, "current settings", files[".restorable/pre-restore-<time>-5f1c2b7e/settings.json"])
 }

@@ -56,9 +56,9 @@ func ConfigureBreakGlass(scope constructs.Construct, principalArns ...string) {
 			Fix:     "give the ARN of the IAM role that may loosen the keys and vaults, for example arn:aws:iam::123456789012:role/BreakGlass"})
 	}
 	for _, arn := range principalArns {
-		if !isToken(arn) && !principalArnPattern.MatchString(arn) {
+		if !isToken(arn) && (!principalArnPattern.MatchString(arn) || strings.ContainsAny(arn, "*?")) {
 			panic(&InputError{Construct: path, Setting: "ConfigureBreakGlass", Value: arn,
-				Problem: "is not the ARN of an IAM role, user or account root",
+				Problem: "is not the ARN of one IAM role, user or account root (wildcards would exempt every principal they match)",
 				Fix:     "give the role's ARN, for example arn:aws:iam::123456789012:role/BreakGlass (a mistyped one would leave nobody able to change the key policies)"})
 		}
 	}

@@ -228,17 +228,14 @@ func (r *fileSystemRestore) addTransfer(c *FileSystem, scope constructs.Construc
 	r.transferGroup.AddEgressRule(r.transferGroup, nfs, jsii.String("DataSync to the temporary file system"), nil)
 	c.fs.Connections().AllowDefaultPortFrom(r.transferGroup, jsii.String("DataSync copies a restored recovery point"))
 	// DataSync documents aws:SourceAccount and aws:SourceArn for the trust
-	// policy of the role it assumes
+	// policy of the role it assumes: "The value of aws:SourceArn must include
+	// the DataSync location ARN"
 	// (https://docs.aws.amazon.com/datasync/latest/userguide/cross-service-confused-deputy-prevention.html).
-	// The source ARN is matched over every DataSync resource of this account
-	// and region (arn:...:datasync:<region>:<account>:*), not only locations:
-	// which resource DataSync names when it assumes the role (the location or
-	// the task) is not documented, and a narrower match would stop the copy.
 	r.transfer = awsiam.NewRole(scope, jsii.String("TransferRole"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("datasync.amazonaws.com"), &awsiam.ServicePrincipalOpts{
 			Conditions: &map[string]interface{}{
 				"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()},
-				"ArnLike":      map[string]interface{}{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("datasync"), Resource: jsii.String("*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})},
+				"ArnLike":      map[string]interface{}{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("datasync"), Resource: jsii.String("location"), ResourceName: jsii.String("*")})},
 			},
 		}),
 		Description: jsii.String("restorable: DataSync writes a restored recovery point into " + *c.Node().Path()),

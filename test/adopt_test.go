@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-lambda-go/cfn"
@@ -343,6 +344,25 @@ func TestAdoptingAFileSystemReplacesAndDeletesNothing(t *testing.T) {
 	_, plainFS := onlyResource(t, plain, "AWS::EFS::FileSystem")
 	_, adoptedFS := onlyResource(t, adopted, "AWS::EFS::FileSystem")
 	assert.Equal(t, props(plainFS)["FileSystemPolicy"], props(adoptedFS)["FileSystemPolicy"])
+	// So it is when the plain app granted a client, which makes aws-cdk-lib
+	// add its statement against anonymous clients: restorable's
+	// GrantReadWrite grants through the plain construct
+	granted := func(restorableToo bool) map[string]interface{} {
+		stack := newStack(t, nil)
+		p := awsefs.FileSystemProps{Vpc: newVpc(stack)}
+		role := awsiam.NewRole(stack, jsii.String("TaskRole"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)})
+		if restorableToo {
+			restorable.NewFileSystem(stack, jsii.String("Files"), &restorable.FileSystemProps{FileSystemProps: p, Adopt: true}).GrantReadWrite(role)
+		} else {
+			awsefs.NewFileSystem(stack, jsii.String("Files"), &p).GrantReadWrite(role)
+		}
+		return templateJSON(t, stack)
+	}
+	plainGranted, adoptedGranted := granted(false), granted(true)
+	_, plainGrantedFS := onlyResource(t, plainGranted, "AWS::EFS::FileSystem")
+	_, adoptedGrantedFS := onlyResource(t, adoptedGranted, "AWS::EFS::FileSystem")
+	require.NotNil(t, props(plainGrantedFS)["FileSystemPolicy"], "the plain construct has a policy once it granted a client")
+	assert.Equal(t, props(plainGrantedFS)["FileSystemPolicy"], props(adoptedGrantedFS)["FileSystemPolicy"])
 	// Once every client mounts with -o tls,iam, RequireTLSAndIAM applies
 	// restorable's policy, in place.
 	strict := build(true, true)

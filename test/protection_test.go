@@ -224,7 +224,10 @@ func TestMovingTheBreakGlassFromOneRoleToAnother(t *testing.T) {
 	// policies, is refused at synth
 	other := newStack(t, nil)
 	assert.Contains(t, panicMessage(t, func() { restorable.ConfigureBreakGlass(other, "BreakGlass") }),
-		`ConfigureBreakGlass="BreakGlass": is not the ARN of an IAM role, user or account root`)
+		`ConfigureBreakGlass="BreakGlass": is not the ARN of one IAM role, user or account root`)
+	// AND so is a wildcard, which would exempt every role it matches
+	assert.Contains(t, panicMessage(t, func() { restorable.ConfigureBreakGlass(newStack(t, nil), "arn:aws:iam::123456789012:role/*") }),
+		`(wildcards would exempt every principal they match)`)
 }
 
 func TestProtectionOptions(t *testing.T) {

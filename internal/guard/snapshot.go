@@ -194,12 +194,13 @@ func (c Clients) findSnapshot(ctx context.Context, path, change string) (*rdstyp
 	return nil, nil
 }
 
-// reuseFor is how old an available snapshot of the same change may be for a
-// retried deploy to use it rather than take a new one: long enough to wait
-// for a slow snapshot and deploy again, short enough that a change that comes
-// back weeks later (A to B, back to A, to B again) gets a snapshot of today's
-// data, not of the data then.
-const reuseFor = time.Hour
+// reuseFor is how old an available snapshot of the same change may be, from
+// the time it was started (SnapshotCreateTime), for a retried deploy to use it
+// rather than take a new one: long enough for a snapshot that takes hours and
+// a deploy after it, short enough that a change that comes back days later (A
+// to B, back to A, to B again) gets a snapshot of that day's data. The
+// snapshot's name holds its time, so the rollback command shows its age.
+const reuseFor = 6 * time.Hour
 
 // prune deletes the cluster's snapshots taken before a change beyond the
 // newest keep that are available, never one that a restore source of the

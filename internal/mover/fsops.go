@@ -121,14 +121,16 @@ func (d dir) isDir(name string) bool {
 	return unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
-// move renames name from d into to, under the same name, never over an entry
+// move renames name from d into to, under the same name, not over an entry
 // that is there: renameat2 with RENAME_NOREPLACE fails with EEXIST if
 // something (a client still writing) has created the name since the mover
-// looked. File systems whose driver takes no rename flags answer EINVAL
-// (Linux's NFS client, and so EFS, is one: the check before the rename is then
-// all there is, which is why the writers must be stopped); the mover then
-// renames without the flag
-// (https://man7.org/linux/man-pages/man2/rename.2.html).
+// looked. A file system whose driver takes no rename flags answers EINVAL
+// (https://man7.org/linux/man-pages/man2/rename.2.html); Linux's NFS client,
+// and so EFS, is one. The mover then checks for the name and renames without
+// the flag, but on NFS that check is answered from the client's cache of the
+// directory (nfs(5), lookupcache, acdirmin), so a file another client creates
+// in the moment between the check and the rename can be replaced: the writers
+// must be stopped during a restore, as the runbook and the synth warning say.
 func (d dir) move(name string, to dir) error {
 	if err := checkName(name); err != nil {
 		return err

@@ -70,6 +70,9 @@ func (c *AuroraCluster) reportLines() []string {
 	if c.writerRecord != nil {
 		outputs += ", " + prefix + OutputStableHostname + " (a host name no restore changes)"
 	}
+	if c.beforeChange.on {
+		outputs += ", " + prefix + OutputRollbackCommand
+	}
 	lines = append(lines, "outputs: "+outputs)
 	lines = append(lines, c.beforeChangeReport()...)
 	if c.protection != nil {

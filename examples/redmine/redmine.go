@@ -82,7 +82,7 @@ const redmineUID = "999"
 const DatabaseName = "redmine"
 
 // NewStack builds the example stack. It reads the restore source of the database
-// from the CDK context (see restorable.AuroraSourceFromContext), and returns an
+// from the CDK context (restorable.AuroraClusterFromContext, FileSystemFromContext), and returns an
 // error for a malformed or conflicting context value.
 func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack, error) {
 	var p StackProps

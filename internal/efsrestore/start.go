@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/restorable-cdk/restorable/internal/cfnstack"
 	"github.com/restorable-cdk/restorable/internal/contract"
 	"github.com/restorable-cdk/restorable/internal/mover"
 )
@@ -92,11 +93,11 @@ func (h Handler) OnEvent(ctx context.Context, e cfn.Event) (string, map[string]i
 	if err != nil {
 		return e.PhysicalResourceID, nil, err
 	}
-	status, err := h.stackStatus(ctx, e.StackID)
+	status, err := cfnstack.Status(ctx, h.CloudFormation, e.StackID)
 	if err != nil {
 		return e.PhysicalResourceID, nil, fmt.Errorf("restorable: %s: could not read the stack's status to tell a rollback from a deploy, so no restore starts: %w", p.Resource, err)
 	}
-	if strings.Contains(status, "ROLLBACK") {
+	if cfnstack.IsRollback(status) {
 		// A rollback never starts a restore. It stops the restore this deploy
 		// started, whose properties CloudFormation passes as the old ones.
 		h.Log("%s %s during %s: no restore starts", e.RequestType, p.Resource, status)
@@ -188,13 +189,3 @@ func (h Handler) sleep(d time.Duration) {
 	time.Sleep(d)
 }
 
-func (h Handler) stackStatus(ctx context.Context, stackID string) (string, error) {
-	out, err := h.CloudFormation.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
-	if err != nil {
-		return "", err
-	}
-	if len(out.Stacks) != 1 {
-		return "", fmt.Errorf("DescribeStacks %s returned %d stacks", stackID, len(out.Stacks))
-	}
-	return string(out.Stacks[0].StackStatus), nil
-}

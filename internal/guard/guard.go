@@ -231,10 +231,3 @@ func Describe(source map[string]interface{}) string {
 	return strings.Join(parts, ", ")
 }
 
-// IsRollback reports whether a stack status means CloudFormation is rolling
-// back a creation, an update or an import; every change the guard sees then is
-// CloudFormation restoring the previous state, which must never be refused
-// (StackStatus: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html).
-func IsRollback(stackStatus string) bool {
-	return strings.Contains(stackStatus, "ROLLBACK_IN_PROGRESS")
-}

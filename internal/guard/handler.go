@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
+	"github.com/restorable-cdk/restorable/internal/cfnstack"
 	"github.com/restorable-cdk/restorable/internal/contract"
 )
 
@@ -82,11 +83,11 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 		log("%s %s: allowed: no restore source was removed, no create-only property changed, and no guarded resource was added or removed", e.RequestType, next.Stack)
 		return id, c.rollbackData(ctx, next, nil), nil
 	}
-	status, err := c.stackStatus(ctx, e.StackID)
+	status, err := cfnstack.Status(ctx, c.CloudFormation, e.StackID)
 	if err != nil {
 		return id, nil, fmt.Errorf("restorable: %s: could not read the stack's status to tell a rollback from an update, so the deploy is refused: %w", next.Stack, err)
 	}
-	if IsRollback(status) {
+	if cfnstack.IsRollback(status) {
 		log("%s %s during %s: allowed: CloudFormation is restoring the previous state", e.RequestType, next.Stack, status)
 		return id, c.rollbackData(ctx, next, nil), nil
 	}
@@ -265,17 +266,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func (c Clients) stackStatus(ctx context.Context, stackID string) (string, error) {
-	out, err := c.CloudFormation.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
-	if err != nil {
-		return "", err
-	}
-	if len(out.Stacks) != 1 {
-		return "", fmt.Errorf("DescribeStacks %s returned %d stacks", stackID, len(out.Stacks))
-	}
-	return string(out.Stacks[0].StackStatus), nil
 }
 
 // stackResource is a resource the stack holds now.

@@ -123,25 +123,25 @@ var vaultLossActions = []string{
 // (RDS, EFS, AWS Backup) may create one
 // (https://docs.aws.amazon.com/controltower/latest/controlreference/kms-rules.html#ct-kms-pr-3-description).
 func hardenKey(key awskms.Key) {
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("DenyKeyLossExceptBreakGlass"),
-		Effect:     awsiam.Effect_DENY,
-		Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
-		Actions:    jsii.Strings(keyLossActions...),
-		Resources:  jsii.Strings("*"),
-		Conditions: exceptBreakGlass(key),
-	}), jsii.Bool(false))
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("DenyGrantsExceptForAWSServices"),
-		Effect:     awsiam.Effect_DENY,
-		Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
-		Actions:    jsii.Strings("kms:CreateGrant"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]interface{}{"BoolIfExists": map[string]interface{}{
+	key.AddToResourcePolicy(denyEveryone("DenyKeyLossExceptBreakGlass", keyLossActions, exceptBreakGlass(key)), jsii.Bool(false))
+	key.AddToResourcePolicy(denyEveryone("DenyGrantsExceptForAWSServices", []string{"kms:CreateGrant"},
+		&map[string]interface{}{"BoolIfExists": map[string]interface{}{
 			"kms:GrantIsForAWSResource": "false",
 			"aws:PrincipalIsAWSService": "false",
-		}},
-	}), jsii.Bool(false))
+		}}), jsii.Bool(false))
+}
+
+// denyEveryone is a resource policy statement that denies the actions to
+// every principal ("*") under the conditions.
+func denyEveryone(sid string, actions []string, conditions *map[string]interface{}) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(sid),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
+		Actions:    jsii.Strings(actions...),
+		Resources:  jsii.Strings("*"),
+		Conditions: conditions,
+	})
 }
 
 // newHardenedKey is a customer-managed key with rotation, kept when the stack
@@ -158,12 +158,5 @@ func newHardenedKey(scope constructs.Construct, id, description string) awskms.K
 
 // hardenVault denies vaultLossActions to all but the break-glass principal.
 func hardenVault(vault awsbackup.BackupVault) {
-	vault.AddToAccessPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("DenyVaultLossExceptBreakGlass"),
-		Effect:     awsiam.Effect_DENY,
-		Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
-		Actions:    jsii.Strings(vaultLossActions...),
-		Resources:  jsii.Strings("*"),
-		Conditions: exceptBreakGlass(vault),
-	}))
+	vault.AddToAccessPolicy(denyEveryone("DenyVaultLossExceptBreakGlass", vaultLossActions, exceptBreakGlass(vault)))
 }

@@ -188,4 +188,3 @@ func (h Handler) sleep(d time.Duration) {
 	}
 	time.Sleep(d)
 }
-

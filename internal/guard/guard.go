@@ -230,4 +230,3 @@ func Describe(source map[string]interface{}) string {
 	}
 	return strings.Join(parts, ", ")
 }
-

@@ -35,9 +35,20 @@ func Run(build func(app awscdk.App) error) {
 }
 
 // Synth synthesizes app and prints the report of its restorable resources to
-// stderr. Call it instead of app.Synth; Run calls it.
+// stderr. Call it instead of app.Synth; Run calls it. It keeps the guard of
+// every stack the guard record (GuardRecordFile) lists, and records the
+// stacks it guards there.
 func Synth(app awscdk.App) {
+	path := guardRecordPath(app)
+	rec, err := readGuardRecord(path)
+	if err != nil {
+		panic(err)
+	}
+	keepRecordedGuards(app, rec)
 	app.Synth(nil)
+	if err := recordGuards(app, path, rec); err != nil {
+		fmt.Fprintf(os.Stderr, "restorable: WARNING: could not write the guard record %s (%v): commit it with every stack restorable guards, or removing a stack's last restorable construct is not refused\n", path, err)
+	}
 	printReportOnce(registryOf(app))
 }
 

@@ -206,6 +206,7 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	// cluster looks the same whatever the app's feature flags.
 	c.Node().SetContext(jsii.String(preventDeprecatedCredentialsFlag), true)
 	path := *c.Node().Path()
+	refuseNestedStack(c, awscdk.Stack_Of(c))
 	if props == nil {
 		panic(&InputError{Construct: path, Setting: "props", Problem: "are nil",
 			Fix: "pass &restorable.AuroraClusterProps{DatabaseClusterProps: awsrds.DatabaseClusterProps{Engine: ..., Vpc: ..., Writer: ...}}"})

@@ -243,3 +243,33 @@ func (c *AuroraCluster) setInstanceParameterGroup() {
 func fmtResolved(stack awscdk.Stack, v *string) string {
 	return fmt.Sprint(stack.Resolve(v))
 }
+
+// SnapshotBefore makes each dependent wait for the replacement guard, and so
+// for the snapshot the guard takes before a risky change: a database
+// migration task, a custom resource that runs SQL, an ECS service whose new
+// tasks migrate on start. CloudFormation updates resources that do not depend
+// on each other in parallel, and a DependsOn orders updates as well as
+// creations (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html),
+// so without it a migration that reaches the database through a stable host
+// name, a secret or another stack runs while the snapshot is still being
+// taken. A dependent in another stack of the app makes that stack deploy
+// after this one.
+//
+// The guard snapshots the cluster when the deploy changes its engine
+// version, parameters, or its SnapshotBeforeChange.Release marker: give the
+// release (an image tag) as the marker so that every release that migrates
+// is preceded by a snapshot.
+func (c *AuroraCluster) SnapshotBefore(dependents ...constructs.IConstruct) {
+	guard := guardOf(c).resource
+	for _, d := range dependents {
+		if d == nil {
+			panic(&InputError{Construct: *c.Node().Path(), Setting: "SnapshotBefore", Problem: "is given a nil construct",
+				Fix: "pass the construct that changes the database, such as the migration task or the service"})
+		}
+		d.Node().AddDependency(guard)
+	}
+	if !c.beforeChange.on {
+		awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:snapshotBeforeDisabled"), jsii.String(*c.Node().Path()+
+			": SnapshotBefore orders the dependents after the guard, but SnapshotBeforeChange.Disabled is set, so no snapshot is taken before them"))
+	}
+}

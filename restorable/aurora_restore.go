@@ -139,36 +139,7 @@ func (c *AuroraCluster) masterSecret(creds credentialsMode) awssecretsmanager.IS
 }
 
 // guardSource reads the cluster's restore properties for the replacement guard.
-func (c *AuroraCluster) guardSource() map[string]interface{} {
-	m := map[string]interface{}{}
-	put(m, "SnapshotIdentifier", c.cfn.SnapshotIdentifier())
-	put(m, "RestoreType", c.cfn.RestoreType())
-	put(m, "SourceDBClusterIdentifier", c.cfn.SourceDbClusterIdentifier())
-	put(m, "SourceDbClusterResourceId", c.cfn.SourceDbClusterResourceId())
-	put(m, "RestoreToTime", c.cfn.RestoreToTime())
-	put(m, "UseLatestRestorableTime", c.cfn.UseLatestRestorableTime())
-	return m
-}
+func (c *AuroraCluster) guardSource() map[string]interface{} { return clusterSource(c.cfn) }
 
-// guardCreateOnly reads the cluster's other create-only properties, a change to
-// any of which makes CloudFormation replace the cluster: createOnlyProperties
-// and conditionalCreateOnlyProperties of the AWS::RDS::DBCluster schema
-// (https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-rds/blob/master/aws-rds-dbcluster/aws-rds-dbcluster.json).
-func (c *AuroraCluster) guardCreateOnly() map[string]interface{} {
-	m := map[string]interface{}{}
-	put(m, "AvailabilityZones", c.cfn.AvailabilityZones())
-	put(m, "ClusterScalabilityType", c.cfn.ClusterScalabilityType())
-	put(m, "DBClusterIdentifier", c.cfn.DbClusterIdentifier())
-	put(m, "DBSubnetGroupName", c.cfn.DbSubnetGroupName())
-	put(m, "DBSystemId", c.cfn.DbSystemId())
-	put(m, "DatabaseName", c.cfn.DatabaseName())
-	put(m, "Engine", c.cfn.Engine())
-	put(m, "EngineMode", c.cfn.EngineMode())
-	put(m, "GlobalClusterIdentifier", c.cfn.GlobalClusterIdentifier())
-	put(m, "KmsKeyId", c.cfn.KmsKeyId())
-	put(m, "MasterUsername", c.cfn.MasterUsername())
-	put(m, "PubliclyAccessible", c.cfn.PubliclyAccessible())
-	put(m, "SourceRegion", c.cfn.SourceRegion())
-	put(m, "StorageEncrypted", c.cfn.StorageEncrypted())
-	return m
-}
+// guardCreateOnly reads the cluster's other create-only properties.
+func (c *AuroraCluster) guardCreateOnly() map[string]interface{} { return clusterCreateOnly(c.cfn) }

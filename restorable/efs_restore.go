@@ -53,7 +53,12 @@ func (c *FileSystem) addRestore(vpc awsec2.IVpc, subnets *awsec2.SubnetSelection
 	// handle and the condition are named after the recovery point, and
 	// another recovery point gets a new pair
 	// (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-waitconditionhandle.html).
-	suffix := strings.ReplaceAll(c.point.ID, "-", "")
+	// They are named after the file system's create-only properties too: a
+	// deploy that replaces the file system (with consent) while the recovery
+	// point stays in cdk.json gets a new pair, and waits for the restore
+	// into the new file system, rather than restore it after the deploy
+	// while the app writes.
+	suffix := strings.ReplaceAll(c.point.ID, "-", "") + c.guard.fingerprint()[:8]
 	handle := awscdk.NewCfnWaitConditionHandle(scope, jsii.String("Handle"+suffix), nil)
 	kmsKeyID := ""
 	if v := c.cfn.KmsKeyId(); v != nil {
@@ -125,7 +130,7 @@ func (r *fileSystemRestore) addMover(c *FileSystem, scope constructs.Construct, 
 	})
 	r.mover, r.moverRole = newHandlerFunction(scope, "Mover", contract.HandlerMover, functionOptions{
 		description:    "restorable: puts the files of a restore of " + *c.Node().Path() + " in place",
-		timeout:        awscdk.Duration_Minutes(jsii.Number(10)),
+		timeout:        awscdk.Duration_Seconds(jsii.Number(contract.MoverTimeout.Seconds())),
 		memory:         512,
 		env:            map[string]*string{contract.EnvMount: jsii.String(contract.MoverMountPath)},
 		vpc:            vpc,

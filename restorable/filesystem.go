@@ -111,6 +111,7 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 	c := &FileSystem{}
 	constructs.NewConstruct_Override(c, scope, id)
 	path := *c.Node().Path()
+	refuseNestedStack(c, awscdk.Stack_Of(c))
 	if props == nil || props.Vpc == nil {
 		panic(&InputError{Construct: path, Setting: "Vpc", Problem: "is not set",
 			Fix: "pass &restorable.FileSystemProps{FileSystemProps: awsefs.FileSystemProps{Vpc: vpc}}"})
@@ -253,16 +254,8 @@ func (c *FileSystem) fileSystemProps(path string, p awsefs.FileSystemProps) awse
 	return p
 }
 
-// guardCreateOnly reads the createOnlyProperties of the AWS::EFS::FileSystem
-// schema: a change to any of them replaces the file system with an empty one.
-func (c *FileSystem) guardCreateOnly() map[string]interface{} {
-	m := map[string]interface{}{}
-	put(m, "AvailabilityZoneName", c.cfn.AvailabilityZoneName())
-	put(m, "Encrypted", c.cfn.Encrypted())
-	put(m, "KmsKeyId", c.cfn.KmsKeyId())
-	put(m, "PerformanceMode", c.cfn.PerformanceMode())
-	return m
-}
+// guardCreateOnly reads the file system's create-only properties.
+func (c *FileSystem) guardCreateOnly() map[string]interface{} { return fileSystemCreateOnly(c.cfn) }
 
 func (c *FileSystem) annotate(path string, p awsefs.FileSystemProps) {
 	a := awscdk.Annotations_Of(c)

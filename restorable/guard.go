@@ -2,7 +2,6 @@ package restorable
 
 import (
 	"reflect"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -48,6 +47,12 @@ type stackGuard struct {
 	resource awscdk.CustomResource
 	role     awsiam.Role
 	entries  []*guardEntry
+	// plain are the resources of a guarded type that no restorable construct
+	// owns, and presentIDs the logical IDs of every resource of a guarded
+	// type, restorable's or not; scan fills both once.
+	plain      []*guardEntry
+	presentIDs []string
+	scanned    bool
 	// snapshots is whether the role may take snapshots before a change.
 	snapshots bool
 }
@@ -58,6 +63,9 @@ type guardEntry struct {
 	target  awscdk.CfnResource
 	consent string
 	adopt   bool
+	// plain is a resource of a guarded type that no restorable construct
+	// owns (guard_scan.go).
+	plain bool
 	// source and createOnly read the resource's restore properties and its
 	// other create-only properties at synth, after every escape-hatch change.
 	source, createOnly func() map[string]interface{}
@@ -70,7 +78,30 @@ var stackGuards perStack[*stackGuard]
 
 // guardOf returns the guard of scope's stack, creating it on first use.
 func guardOf(scope constructs.Construct) *stackGuard {
-	return stackGuards.of(scope, newStackGuard)
+	return stackGuards.of(scope, func(stack awscdk.Stack) *stackGuard {
+		refuseNestedStack(scope, stack)
+		return newStackGuard(stack)
+	})
+}
+
+// refuseNestedStack refuses a guarded resource inside a NestedStack.
+// CloudFormation deploys a nested stack as one AWS::CloudFormation::Stack
+// resource of its parent
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-nested-stacks.html):
+// renaming or moving the NestedStack construct gives that resource a new
+// logical ID, so CloudFormation creates a whole new nested stack, with new,
+// empty databases and file systems, points the parent at its outputs, and
+// deletes the old stack in the cleanup. The old stack's guard only receives a
+// Delete, and the parent's guard would have to see into every nested stack
+// and its own rollback; a refusal at synth is the one answer that cannot be
+// got around.
+func refuseNestedStack(scope constructs.Construct, stack awscdk.Stack) {
+	if stack.NestedStackParent() == nil {
+		return
+	}
+	panic(&InputError{Construct: *scope.Node().Path(), Setting: "scope", Value: *stack.Node().Path(),
+		Problem: "is a NestedStack. Renaming or moving a NestedStack makes CloudFormation create a new nested stack with new, EMPTY resources and delete the old one, which no guard can refuse",
+		Fix:     "create restorable constructs in a top-level awscdk.Stack, and pass what the nested stack needs (Cluster(), Secret(), FileSystem(), AccessPoint()) to it through its props, or split the app into top-level stacks that reference each other"})
 }
 
 func newStackGuard(stack awscdk.Stack) *stackGuard {
@@ -115,6 +146,7 @@ func newStackGuard(stack awscdk.Stack) *stackGuard {
 		// The guard holds no data; removing it must never be blocked.
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	scope.Node().AddValidation(&guardScan{g})
 	return g
 }
 
@@ -137,8 +169,9 @@ func (g *stackGuard) before(target awscdk.CfnResource) {
 
 // resources renders the entries for the template, keyed by logical ID.
 func (g *stackGuard) resources() interface{} {
+	g.scan()
 	out := map[string]interface{}{}
-	for _, e := range g.entries {
+	for _, e := range append(append([]*guardEntry(nil), g.entries...), g.plain...) {
 		entry := map[string]interface{}{
 			contract.GuardPath:       e.path,
 			contract.GuardType:       *e.target.CfnResourceType(),
@@ -148,29 +181,15 @@ func (g *stackGuard) resources() interface{} {
 		if e.adopt {
 			entry[contract.GuardAdopt] = "true"
 		}
+		if e.plain {
+			entry[contract.GuardPlain] = "true"
+		}
 		if e.beforeChange != nil {
 			entry[contract.GuardBeforeChange] = e.beforeChange()
 		}
 		out[logicalID(e.target)] = entry
 	}
 	return out
-}
-
-// present lists the logical IDs of every resource of a guarded type in the
-// stack's template, restorable's or not.
-func (g *stackGuard) present() []*string {
-	var ids []string
-	for _, c := range *g.stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
-		if !*awscdk.CfnResource_IsCfnResource(c) {
-			continue
-		}
-		r := c.(awscdk.CfnResource)
-		if isGuardedType(*r.CfnResourceType()) && awscdk.Stack_Of(r) == g.stack {
-			ids = append(ids, logicalID(r))
-		}
-	}
-	sort.Strings(ids)
-	return *jsii.Strings(ids...)
 }
 
 // consent gathers the consents of the deploy: those given to the guarded

@@ -80,6 +80,7 @@ func NewProtection(scope constructs.Construct, id *string, props *ProtectionProp
 	p := &Protection{}
 	constructs.NewConstruct_Override(p, scope, id)
 	path := *p.Node().Path()
+	refuseNestedStack(p, awscdk.Stack_Of(p))
 	var pp ProtectionProps
 	if props != nil {
 		pp = *props

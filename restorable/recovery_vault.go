@@ -54,6 +54,7 @@ func NewRecoveryVault(scope constructs.Construct, id *string, props *RecoveryVau
 	v := &RecoveryVault{}
 	constructs.NewConstruct_Override(v, scope, id)
 	path := *v.Node().Path()
+	refuseNestedStack(v, awscdk.Stack_Of(v))
 	if props == nil || props.VaultName == "" {
 		panic(&InputError{Construct: path, Setting: "VaultName", Problem: "is not set, and the primary stack needs the vault's name to copy to it",
 			Fix: "set VaultName, for example \"redmine-dr\", and give the primary stack CopyToVaultArn: restorable.RecoveryVaultArn(stack, region, name)"})

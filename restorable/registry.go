@@ -13,6 +13,7 @@ const (
 	kindAuroraCluster resourceKind = "Aurora cluster"
 	kindFileSystem    resourceKind = "file system"
 	kindBackupVault   resourceKind = "backup vault"
+	kindStackGuard    resourceKind = "stack guard"
 )
 
 // registry records, per app, the restorable resources and the context keys the

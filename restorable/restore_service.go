@@ -49,7 +49,7 @@ func newRestoreService(stack awscdk.Stack) *restoreService {
 	s := &restoreService{stack: stack}
 	s.fn, s.role = newHandlerFunction(scope, "Function", contract.HandlerEFSRestore, functionOptions{
 		description: "restorable: starts, runs and stops restores of the stack's file systems",
-		timeout:     awscdk.Duration_Minutes(jsii.Number(15)),
+		timeout:     awscdk.Duration_Seconds(jsii.Number(contract.OrchestratorTimeout.Seconds())),
 	})
 	// The state machine's name is fixed from its path, so the function's
 	// policy can name it without a reference, which would be circular (the

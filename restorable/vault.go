@@ -36,14 +36,7 @@ func newSecureVault(scope constructs.Construct, path, name string, lock *awsback
 	// access policy or lock, or disassociate a recovery point.
 	hardenVault(vault)
 	cfn := vault.Node().DefaultChild().(awsbackup.CfnBackupVault)
-	guard := guardOf(scope).protect(scope, cfn, allowReplace, false, nil,
-		func() map[string]interface{} {
-			// createOnlyProperties of the AWS::Backup::BackupVault schema.
-			m := map[string]interface{}{}
-			put(m, "BackupVaultName", cfn.BackupVaultName())
-			put(m, "EncryptionKeyArn", cfn.EncryptionKeyArn())
-			return m
-		})
+	guard := guardOf(scope).protect(scope, cfn, allowReplace, false, nil, func() map[string]interface{} { return vaultCreateOnly(cfn) })
 	return vault, key, guard
 }
 

@@ -97,8 +97,9 @@ func TestAFileSystemRestore(t *testing.T) {
 	fsID, fs := byPath(t, tmpl, "AppStack/Files/Default")
 	guardID := guardIDOf(t, tmpl)
 	startID, start := byPath(t, tmpl, "AppStack/Files/Restore/Start")
-	waitID, wait := byPath(t, tmpl, "AppStack/Files/Restore/Done1EB3B5E79EB0435AA80B108B488B0D45")
-	handleID, _ := byPath(t, tmpl, "AppStack/Files/Restore/Handle1EB3B5E79EB0435AA80B108B488B0D45")
+	waitID, wait := onlyResource(t, tmpl, "AWS::CloudFormation::WaitCondition")
+	handleID, _ := onlyResource(t, tmpl, "AWS::CloudFormation::WaitConditionHandle")
+	require.True(t, strings.HasPrefix(cdkPath(wait), "AppStack/Files/Restore/Done1EB3B5E79EB0435AA80B108B488B0D45"), cdkPath(wait))
 	fnID, fn := functionWithHandler(t, tmpl, contract.HandlerEFSRestore)
 	moverID, mover := functionWithHandler(t, tmpl, contract.HandlerMover)
 	machineID, machine := onlyResource(t, tmpl, "AWS::StepFunctions::StateMachine")
@@ -292,4 +293,25 @@ func TestExampleMountsTheFilesThroughTheAccessPointWithIAM(t *testing.T) {
 	grants := fmtJSON(statementsOf(t, tmpl, refOf(props(taskDef)["TaskRoleArn"])))
 	assert.Contains(t, grants, `"Action":["elasticfilesystem:ClientMount","elasticfilesystem:ClientWrite"]`)
 	assert.Contains(t, grants, `:access-point/",{"Ref":"`+apID+`"}`)
+}
+
+func TestAReplacedFileSystemWaitsForItsOwnRestore(t *testing.T) {
+	// GIVEN the recovery point kept in cdk.json
+	restore := map[string]string{"efsRecoveryPointArn": efsRecoveryPoint}
+	waitOf := func(tmpl map[string]interface{}) string {
+		id, _ := onlyResource(t, tmpl, "AWS::CloudFormation::WaitCondition")
+		return id
+	}
+	same := waitOf(templateJSON(t, first(newFiles(t, restore))))
+	// WHEN a later deploy changes nothing else, THEN it is the same wait
+	// condition, which waited once already (the restore is not repeated)
+	assert.Equal(t, same, waitOf(templateJSON(t, first(newFiles(t, restore)))))
+	// WHEN a deploy replaces the file system (another performance mode,
+	// consented), THEN a new wait condition and handle wait for the restore
+	// into the new file system, inside that deploy
+	replaced := templateJSON(t, first(newFiles(t, restore, func(_ awscdk.Stack, p *restorable.FileSystemProps) {
+		p.PerformanceMode = awsefs.PerformanceMode_MAX_IO
+		p.AllowReplace = "fs-0123456789abcdef0"
+	})))
+	assert.NotEqual(t, same, waitOf(replaced))
 }

@@ -48,11 +48,11 @@ func TestTheStacksGuard(t *testing.T) {
 	clusterID, cluster := byPath(t, tmpl, "AppStack/Database/Default")
 	filesID, files := byPath(t, tmpl, "AppStack/Files/Default")
 	vaultID, vault := byPath(t, tmpl, "AppStack/RestorableProtection/Vault")
-	legacyID, _ := byPath(t, tmpl, "AppStack/Legacy")
+	legacyID, legacy := byPath(t, tmpl, "AppStack/Legacy")
 	p := guardProps(t, tmpl)
 
-	t.Run("one entry per restorable resource, by logical ID", func(t *testing.T) {
-		require.Len(t, p.Resources, 3)
+	t.Run("one entry per guarded resource, by logical ID", func(t *testing.T) {
+		require.Len(t, p.Resources, 4)
 		assert.Equal(t, "AppStack/Database", p.Resources[clusterID].Path)
 		assert.Equal(t, contract.TypeDBCluster, p.Resources[clusterID].Type)
 		assert.Equal(t, "AppStack/Files", p.Resources[filesID].Path)
@@ -74,8 +74,17 @@ func TestTheStacksGuard(t *testing.T) {
 	t.Run("the template's every resource of a guarded type, restorable's or not", func(t *testing.T) {
 		assert.Equal(t, map[string]bool{clusterID: true, filesID: true, vaultID: true, legacyID: true}, p.Present)
 	})
+	t.Run("the plain cluster is guarded too, as plain", func(t *testing.T) {
+		l := p.Resources[legacyID]
+		assert.True(t, l.Plain)
+		assert.False(t, p.Resources[clusterID].Plain)
+		assert.Equal(t, "AppStack/Legacy", l.Path)
+		assert.Equal(t, "aurora-postgresql", l.CreateOnly["Engine"])
+		assert.Equal(t, props(legacy)["MasterUsername"], l.CreateOnly["MasterUsername"])
+		assert.Empty(t, l.Source)
+	})
 	t.Run("updated before every guarded resource", func(t *testing.T) {
-		for _, r := range []map[string]interface{}{cluster, files, vault} {
+		for _, r := range []map[string]interface{}{cluster, files, vault, legacy} {
 			assert.Contains(t, r["DependsOn"], guardID)
 		}
 		assert.False(t, dependsOn(tmpl, guardID)[clusterID], "the guard must not depend on the cluster")

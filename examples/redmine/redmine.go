@@ -152,6 +152,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		Protection: restorable.StackProtection(stack),
 		// database.redmine.internal follows every restore.
 		StableEndpoint: &restorable.StableEndpointProps{Zone: s.Zone},
+		// Redmine migrates its database when a new image starts: a deploy
+		// that changes the image takes a snapshot first (stack output
+		// DatabaseRollbackCommand), and the service waits for it (below).
+		SnapshotBeforeChange: &restorable.SnapshotBeforeChangeProps{Release: p.RedmineImage},
 	})
 	if err != nil {
 		return nil, err
@@ -246,6 +250,9 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		HealthyHttpCodes: jsii.String("200"),
 	})
 	s.Database.Connections().AllowDefaultPortFrom(s.Service.Service(), jsii.String("Redmine tasks"))
+	// New tasks run the migrations: CloudFormation updates the service only
+	// after the guard's snapshot of the database.
+	s.Database.SnapshotBefore(s.Service.Service())
 
 	logRequests(stack, s.Service.LoadBalancer())
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Service.LoadBalancer(), &[]*cdknag.NagPackSuppression{{

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"time"
 )
 
 // Environment variables of the restorable Lambda functions.
@@ -51,6 +52,9 @@ const (
 	// GuardAdopt is "true" for a resource adopted from a plain L2, so the
 	// refusal can say what Adopt keeps.
 	GuardAdopt = "Adopt"
+	// GuardPlain is "true" for a resource of a guarded type that no
+	// restorable construct owns (a plain aws-cdk-lib one in a guarded stack).
+	GuardPlain = "Plain"
 	// GuardBeforeChange, on an Aurora cluster's entry, asks for a manual
 	// snapshot before any deploy that changes one of its GuardWatch values:
 	// {"Watch": {...}, "Keep": "<n>"}.
@@ -137,4 +141,18 @@ const (
 
 	// MoverMountPath is where the mover mounts the file system's root.
 	MoverMountPath = "/mnt/efs"
+)
+
+// The times a restore's stop depends on. A mover step holds the file
+// system's lock with a lease that ends a minute after the longest the step
+// can run (its function's timeout), so a step that crashed holding it
+// frees it then; the stop of a restore, which runs in the orchestrator
+// (15 minutes, the custom resource's ServiceTimeout too) and keeps a minute
+// to answer CloudFormation, waits longer than that lease, so it can always
+// undo the request's swaps instead of failing the rollback.
+const (
+	MoverTimeout        = 10 * time.Minute
+	MoverLease          = MoverTimeout + time.Minute
+	OrchestratorTimeout = 15 * time.Minute
+	StopMargin          = time.Minute
 )

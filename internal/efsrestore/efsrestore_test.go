@@ -173,14 +173,15 @@ func TestAnInactiveMoverIsWokenAndWaitedFor(t *testing.T) {
 	st, err := h.Step(context.Background(), in)
 	require.NoError(t, err)
 	// THEN the SDK retried the 502 three times, the handler waited for Active
-	// with the SDK's waiter, and the call went through
+	// with the SDK's waiter, and the call went through (then the step
+	// recorded the job it started)
 	assert.Equal(t, StatusWait, st.Status)
 	assert.True(t, st.Prepared)
 	assert.NotEmpty(t, st.JobID)
 	ops := w.lambdaServer.Operations()
 	invoke := "POST /2015-03-31/functions/" + moverArn + "/invocations"
 	getFunction := "GET /2015-03-31/functions/" + moverArn
-	assert.Equal(t, []string{invoke, invoke, invoke, getFunction, getFunction, getFunction, invoke, invoke}, ops)
+	assert.Equal(t, []string{invoke, invoke, invoke, getFunction, getFunction, getFunction, invoke, invoke, invoke}, ops)
 }
 
 func TestThrottlingWaitsForTheNextStep(t *testing.T) {

@@ -43,6 +43,15 @@ type Handler struct {
 	// MoverActiveWait bounds the wait for an inactive mover to become active.
 	// Default: 10 minutes.
 	MoverActiveWait time.Duration
+	// Now is the clock of the stop's deadline; default time.Now.
+	Now func() time.Time
+}
+
+func (h Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 // Logger records what the restore does.
@@ -107,9 +116,16 @@ func (h Handler) OnEvent(ctx context.Context, e cfn.Event) (string, map[string]i
 		return e.PhysicalResourceID, nil, nil
 	}
 	if e.RequestType == cfn.RequestUpdate {
-		if old, err := ParseProps(e.OldResourceProperties); err == nil && old.RecoveryPointArn == p.RecoveryPointArn && old.FileSystemID == p.FileSystemID {
+		old, err := ParseProps(e.OldResourceProperties)
+		switch {
+		case err == nil && old.RecoveryPointArn == p.RecoveryPointArn && old.FileSystemID == p.FileSystemID:
 			h.Log("update %s: same recovery point %s, nothing to restore", p.Resource, p.RecoveryPointArn)
 			return e.PhysicalResourceID, nil, nil
+		case err == nil && old.WaitHandle == p.WaitHandle:
+			// The wait condition waits once, and this one has: a restore
+			// started now would run after the deploy, while the app writes.
+			return e.PhysicalResourceID, nil, fmt.Errorf("restorable: %s: the file system changed from %s to %s (it was replaced) while %s is still the restore source, and this deploy would not wait for a restore into it: nothing restores outside a deploy. "+
+				"Fix: deploy once without the recovery point (efsRecoveryPointArn), then again with it, to restore into the new file system inside that deploy", p.Resource, old.FileSystemID, p.FileSystemID, p.RecoveryPointArn)
 		}
 	}
 	p.RequestID = e.RequestID
@@ -155,13 +171,17 @@ func (h Handler) stop(ctx context.Context, e cfn.Event, physicalID string, props
 		return fmt.Errorf("restorable: %s: could not stop the restore's execution %s: %w", p.Resource, execArn, err)
 	}
 	p.RequestID = requestID
-	deadline := time.Now().Add(12 * time.Minute)
-	if d, ok := ctx.Deadline(); ok && d.Add(-time.Minute).Before(deadline) {
-		deadline = d.Add(-time.Minute)
+	// Longer than a crashed mover step's lease (contract.MoverLease), so the
+	// abort gets the lock once that step's lease ends.
+	remaining := contract.OrchestratorTimeout
+	if d, ok := ctx.Deadline(); ok {
+		remaining = time.Until(d)
 	}
+	deadline := h.now().Add(remaining - contract.StopMargin)
+	abort := mover.Request{Action: mover.ActionAbort, RequestID: requestID, RecoveryPoint: p.RecoveryPointArn}
 	for {
 		var res mover.Result
-		err := h.callMover(ctx, p, mover.Request{Action: mover.ActionAbort, RequestID: requestID, RecoveryPoint: p.RecoveryPointArn}, &res)
+		err := h.callMover(ctx, p, abort, &res)
 		switch {
 		case err == nil && res.Status != mover.StatusBusy:
 			h.Log("%s: request %s stopped: %s %s", p.Resource, requestID, res.Status, res.Message)
@@ -169,8 +189,13 @@ func (h Handler) stop(ctx context.Context, e cfn.Event, physicalID string, props
 			return nil
 		case err != nil && !isTransient(err):
 			return fmt.Errorf("restorable: %s: the restore's execution is stopped, but the mover could not undo request %s: %w", p.Resource, requestID, err)
-		case time.Now().After(deadline):
-			return fmt.Errorf("restorable: %s: the restore's execution is stopped, but a mover step still holds the file system's lock; delete /.restorable/lock once no restore runs, then continue the rollback", p.Resource)
+		case h.now().After(deadline):
+			payload, _ := json.Marshal(abort)
+			return fmt.Errorf("restorable: %s: the restore's execution is stopped, but a mover step still holds the file system's lock (%s). "+
+				"Once it is free, undo the request with the mover, which alone may mount the file system's root: "+
+				"aws lambda invoke --function-name %s --cli-binary-format raw-in-base64-out --payload '%s' /dev/stdout; "+
+				"then continue the rollback: aws cloudformation continue-update-rollback --stack-name %s",
+				p.Resource, res.Message, p.MoverFunction, payload, e.StackID)
 		}
 		h.sleep(5 * time.Second)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
@@ -54,6 +55,9 @@ type StepState struct {
 	// Moved: the mover put the files in place.
 	Copied bool `json:"copied,omitempty"`
 	Moved  bool `json:"moved,omitempty"`
+	// Settled are restore jobs of earlier, stopped requests that this
+	// restore saw end before it recorded the file system's root.
+	Settled []string `json:"settled,omitempty"`
 	// Transient counts the steps in a row that hit a transient error.
 	Transient int    `json:"transient,omitempty"`
 	Message   string `json:"message,omitempty"`
@@ -102,16 +106,21 @@ func (h Handler) Step(ctx context.Context, in StepInput) (StepState, error) {
 func (h Handler) advance(ctx context.Context, p Props, st StepState) (StepState, error) {
 	if !st.Prepared {
 		var res mover.Result
-		if err := h.callMover(ctx, p, mover.Request{Action: mover.ActionPrepare, RequestID: p.RequestID, RecoveryPoint: p.RecoveryPointArn}, &res); err != nil {
+		if err := h.callMover(ctx, p, mover.Request{Action: mover.ActionPrepare, RequestID: p.RequestID, RecoveryPoint: p.RecoveryPointArn, Settled: st.Settled}, &res); err != nil {
 			return st, fmt.Errorf("the mover could not check the file system before the restore: %w", err)
 		}
 		switch res.Status {
 		case mover.StatusBusy:
 			return h.wait(p, st, "the mover is busy: %s", res.Message)
+		case mover.StatusEarlierJobs:
+			return h.awaitEarlierJobs(ctx, p, st, res.Jobs)
 		case mover.StatusAlreadyRestored:
 			msg := fmt.Sprintf("%s was restored into %s before (request %s, %s); nothing was restored again. To restore it once more, remove /.restorable/restored/%s.json from the file system first",
 				p.RecoveryPointArn, p.FileSystemID, res.Marker.RequestID, res.Marker.RestoredAt.Format("2006-01-02T15:04:05Z"), p.point.ID)
 			return h.succeed(ctx, p, st, msg)
+		}
+		if res.Message != "" {
+			h.Log("%s: %s", p.Resource, res.Message)
 		}
 		st.Prepared = true
 	}
@@ -218,6 +227,14 @@ func (h Handler) startJob(ctx context.Context, p Props, st StepState) (StepState
 	if err != nil {
 		return st, fmt.Errorf("AWS Backup did not start restoring %s into %s: %w", p.RecoveryPointArn, target, err)
 	}
+	// Recorded on the file system before anything else: AWS Backup cannot
+	// stop the job, so if this deploy is stopped now, the next restore must
+	// know to wait for it (internal/mover/jobs.go). A step retried after a
+	// failure here starts the same job again (the idempotency token) and
+	// records it then.
+	if err := h.recordJob(ctx, p, aws.ToString(out.RestoreJobId)); err != nil {
+		return st, err
+	}
 	st.JobID, st.Mode = aws.ToString(out.RestoreJobId), mode
 	return h.wait(p, st, "restore job %s started: %s into %s", st.JobID, p.RecoveryPointArn, target)
 }
@@ -293,4 +310,60 @@ func isTransient(err error) bool {
 		return true
 	}
 	return strings.Contains(ae.ErrorCode(), "Throttl")
+}
+
+// awaitEarlierJobs waits, before this restore records the file system's
+// root, until AWS Backup reports every restore job of earlier, stopped
+// requests ended (COMPLETED, ABORTED or FAILED), so that the directory such a
+// job writes late is never taken for this restore's
+// (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeRestoreJob.html).
+func (h Handler) awaitEarlierJobs(ctx context.Context, p Props, st StepState, jobs []string) (StepState, error) {
+	var running []string
+	for _, id := range jobs {
+		out, err := h.Backup.DescribeRestoreJob(ctx, &backup.DescribeRestoreJobInput{RestoreJobId: aws.String(id)})
+		var nf *types.ResourceNotFoundException
+		switch {
+		case errors.As(err, &nf):
+			// Gone from AWS Backup's history: long ended.
+		case err != nil:
+			return st, fmt.Errorf("could not read the restore job %s of an earlier, stopped deploy: %w", id, err)
+		case out.Status != types.RestoreJobStatusCompleted && out.Status != types.RestoreJobStatusAborted && out.Status != types.RestoreJobStatusFailed:
+			running = append(running, id+" ("+string(out.Status)+")")
+			continue
+		}
+		if !contains(st.Settled, id) {
+			st.Settled = append(st.Settled, id)
+		}
+	}
+	if len(running) > 0 {
+		return h.wait(p, st, "waiting for the restore job %s of an earlier, stopped deploy to end: AWS Backup cannot stop a restore job, and the directory it writes must not be taken for this restore's", strings.Join(running, ", "))
+	}
+	return h.wait(p, st, "the restore jobs of earlier, stopped deploys have ended (%s); recording the file system's root", strings.Join(st.Settled, ", "))
+}
+
+// recordJob has the mover record the restore job on the file system,
+// waiting briefly for the lock an abort may hold.
+func (h Handler) recordJob(ctx context.Context, p Props, jobID string) error {
+	for try := 0; ; try++ {
+		var res mover.Result
+		err := h.callMover(ctx, p, mover.Request{Action: mover.ActionJob, RequestID: p.RequestID, RecoveryPoint: p.RecoveryPointArn, JobID: jobID}, &res)
+		switch {
+		case err != nil:
+			return fmt.Errorf("AWS Backup started restore job %s, but the mover could not record it: %w", jobID, err)
+		case res.Status != mover.StatusBusy:
+			return nil
+		case try >= 12:
+			return fmt.Errorf("AWS Backup started restore job %s, but the mover could not record it: %s", jobID, res.Message)
+		}
+		h.sleep(5 * time.Second)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }

@@ -72,6 +72,9 @@ type world struct {
 	efs, dataSync awstest.Handler
 	// created is the file system a copy job reports as created.
 	created string
+	// clock is the world's time: the mover's leases and the stop's
+	// deadline; the handler's sleeps advance it.
+	clock time.Time
 
 	cfnServer, backupServer, lambdaServer, sfnServer, efsServer, dataSyncServer *awstest.Server
 	handle                                                                      *httptest.Server
@@ -80,7 +83,7 @@ type world struct {
 func newWorld(t *testing.T) (*world, Handler) {
 	t.Helper()
 	w := &world{t: t, root: t.TempDir(), status: "UPDATE_IN_PROGRESS", vaults: map[string]string{"AppStackVault": "holds"},
-		source: fileSystemArn, jobs: map[string]*restoreJob{}}
+		source: fileSystemArn, jobs: map[string]*restoreJob{}, clock: time.Now()}
 	// CloudFormation, query protocol:
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html
 	w.cfnServer = awstest.NewServer(t, func(r awstest.Request) awstest.Response {
@@ -142,9 +145,22 @@ func newWorld(t *testing.T) (*world, Handler) {
 		SFN:             sfn.NewFromConfig(awstest.Config(w.sfnServer.URL)),
 		CloudFormation:  cloudformation.NewFromConfig(awstest.Config(w.cfnServer.URL)),
 		Log:             t.Logf,
-		Sleep:           func(time.Duration) {},
+		Sleep:           w.advance,
+		Now:             w.now,
 		MoverActiveWait: 5 * time.Second,
 	}
+}
+
+func (w *world) now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.clock
+}
+
+func (w *world) advance(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.clock = w.clock.Add(d)
 }
 
 func (w *world) backup(r awstest.Request) awstest.Response {
@@ -225,7 +241,7 @@ func (w *world) lambda(r awstest.Request) awstest.Response {
 	require.Equal(w.t, "POST /2015-03-31/functions/"+moverArn+"/invocations", r.Operation)
 	var req mover.Request
 	require.NoError(w.t, r.JSON(&req))
-	m := mover.Mover{Root: w.root, Now: time.Now, Budget: func(context.Context) bool { return true }, Hook: w.moverHook}
+	m := mover.Mover{Root: w.root, Now: w.now, LeaseFor: contract.MoverLease, Budget: func(context.Context) bool { return true }, Hook: w.moverHook}
 	res, err := func() (res mover.Result, err error) {
 		defer func() {
 			// A crash of the function: Lambda reports Runtime.ExitError.
@@ -249,9 +265,14 @@ func (w *world) lambda(r awstest.Request) awstest.Response {
 // completeJob has "AWS Backup" finish a restore job: it writes the recovery
 // point's files into a new restore directory at the root.
 func (w *world) completeJob(id string, files map[string]string) {
+	w.completeJobAt(id, "aws-backup-restore_2026-11-20T10-30-00-000Z", files)
+}
+
+// completeJobAt finishes a job into the named restore directory.
+func (w *world) completeJobAt(id, name string, files map[string]string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	dir := filepath.Join(w.root, "aws-backup-restore_2026-11-20T10-30-00-000Z")
+	dir := filepath.Join(w.root, name)
 	for p, c := range files {
 		require.NoError(w.t, os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755))
 		require.NoError(w.t, os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644))

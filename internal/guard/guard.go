@@ -53,6 +53,9 @@ type Resource struct {
 	CreateOnly map[string]interface{}
 	// Adopt is true for a resource adopted from a plain L2.
 	Adopt bool
+	// Plain is true for a resource of a guarded type that no restorable
+	// construct owns.
+	Plain bool
 	// BeforeChange, for an Aurora cluster, asks for a snapshot before a
 	// deploy that changes its watched values; nil when off.
 	BeforeChange *BeforeChange
@@ -70,7 +73,7 @@ func ParseProps(raw map[string]interface{}) (Props, error) {
 		if err != nil {
 			return Props{}, err
 		}
-		res := Resource{Path: str(r[contract.GuardPath]), Type: str(r[contract.GuardType]), Adopt: str(r[contract.GuardAdopt]) == "true"}
+		res := Resource{Path: str(r[contract.GuardPath]), Type: str(r[contract.GuardType]), Adopt: str(r[contract.GuardAdopt]) == "true", Plain: str(r[contract.GuardPlain]) == "true"}
 		if res.Source, err = object(r[contract.GuardSource], id+"."+contract.GuardSource); err != nil {
 			return Props{}, err
 		}

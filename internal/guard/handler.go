@@ -81,7 +81,8 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 	}
 	if prevErr == nil && onlySafeChanges(prev, next) && len(snapshots) == 0 {
 		log("%s %s: allowed: no restore source was removed, no create-only property changed, and no guarded resource was added or removed", e.RequestType, next.Stack)
-		return id, c.rollbackData(ctx, next, nil), nil
+		listing, listErr := c.listingFor(ctx, next)
+		return id, rollbackData(next, nil, listing, listErr), nil
 	}
 	status, err := cfnstack.Status(ctx, c.CloudFormation, e.StackID)
 	if err != nil {
@@ -89,7 +90,8 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 	}
 	if cfnstack.IsRollback(status) {
 		log("%s %s during %s: allowed: CloudFormation is restoring the previous state", e.RequestType, next.Stack, status)
-		return id, c.rollbackData(ctx, next, nil), nil
+		listing, listErr := c.listingFor(ctx, next)
+		return id, rollbackData(next, nil, listing, listErr), nil
 	}
 	stack, err := c.stackResources(ctx, e.StackID)
 	if err != nil {
@@ -109,12 +111,16 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 			} else {
 				log("%s: allowed: %s", r.Path, d.Reason)
 			}
-		case len(r.Source) > 0:
-			log("%s: allowed: %s %s exists, and the deploy restores it from %s", r.Path, r.Type, current.physical, Describe(r.Source))
 		default:
-			// The first deploy that guards a live resource (an adoption), or an
-			// update whose previous properties cannot be read: compare with the
-			// resource itself.
+			// First sight: the first deploy that guards a live resource (an
+			// adoption, a stack restorable guards for the first time, a
+			// cluster restored before the guard watched it), or an update
+			// whose previous properties cannot be read. The guard cannot tell
+			// what the template said before, so it compares with the resource
+			// itself, whether or not a restore source is set: with a source,
+			// a changed create-only property would make CloudFormation restore
+			// that same source again into a new resource, and every write since
+			// the last restore would be lost.
 			live, err := c.describe(ctx, r.Type, current.physical)
 			if err != nil {
 				return id, nil, fmt.Errorf("restorable: %s: could not read %s %s to compare it with the template, so the deploy is refused: %w", r.Path, r.Type, current.physical, err)
@@ -123,6 +129,10 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 				refusals = append(refusals, adoptRefusal(r, current.physical, diffs, prevErr))
 			} else {
 				log("%s: allowed: the template's create-only properties match the live %s %s", r.Path, r.Type, current.physical)
+			}
+			if r.BeforeChange != nil && upgradesLive(r.BeforeChange, live) {
+				log("%s: the template's engine version %s differs from the live cluster's %s: a snapshot comes first", r.Path, str(r.BeforeChange.Watch["EngineVersion"]), live[liveEngineVersion])
+				snapshots = append(snapshots, logicalID)
 			}
 		}
 	}
@@ -152,27 +162,38 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 	}
 	// A snapshot of each cluster whose engine version, parameters or release
 	// the deploy changes, taken now, before CloudFormation updates the
-	// cluster (which depends on the guard).
+	// cluster (which depends on the guard). Every snapshot starts first, then
+	// the guard waits for them together, so several clusters take as long as
+	// the slowest, not their sum.
 	var sources []map[string]interface{}
 	for _, r := range next.Resources {
 		sources = append(sources, r.Source)
 	}
-	taken := map[string]string{}
+	var jobs []snapshotJob
 	for _, logicalID := range snapshots {
-		r := next.Resources[logicalID]
 		current, exists := stack[logicalID]
-		if !exists || current.typ != contract.TypeDBCluster {
-			continue
+		if exists && current.typ == contract.TypeDBCluster {
+			jobs = append(jobs, snapshotJob{logicalID: logicalID, r: next.Resources[logicalID], cluster: current.physical})
 		}
-		snap, err := c.snapshotBefore(ctx, r, current.physical, log)
-		if err != nil {
-			log("REFUSED: %v", err)
-			return id, nil, errors.New(truncate(err.Error(), maxReason))
-		}
-		taken[logicalID] = snap
-		c.prune(ctx, r, sources, log)
 	}
-	return id, c.rollbackData(ctx, next, taken), nil
+	listing, listErr := c.listingFor(ctx, next)
+	if len(jobs) == 0 {
+		return id, rollbackData(next, nil, listing, listErr), nil
+	}
+	if listErr != nil {
+		err := fmt.Errorf("restorable: %s: could not list the snapshots taken before a change, so the deploy is refused before it touches a cluster: %w", next.Stack, listErr)
+		log("REFUSED: %v", err)
+		return id, nil, errors.New(truncate(err.Error(), maxReason))
+	}
+	taken, err := c.snapshotsBefore(ctx, jobs, listing, log)
+	if err != nil {
+		log("REFUSED: %v", err)
+		return id, nil, errors.New(truncate(err.Error(), maxReason))
+	}
+	for _, j := range jobs {
+		c.prune(ctx, j.r, sources, listing, taken[j.logicalID], log)
+	}
+	return id, rollbackData(next, taken, listing, nil), nil
 }
 
 // onlySafeChanges reports whether an update changes nothing the guard must
@@ -215,9 +236,17 @@ func (r refusal) text(given string) string {
 }
 
 func replaceRefusal(r Resource, physical, danger string) refusal {
-	return refusal{path: r.Path, typ: r.Type, physical: physical, message: danger,
-		fix: "If this deploy should not replace it, restore the previous settings (for a restore source, keep it in cdk.json)."}
+	fix := "If this deploy should not replace it, restore the previous settings (for a restore source, keep it in cdk.json)."
+	if r.Plain {
+		fix = plainFix
+	}
+	return refusal{path: r.Path, typ: r.Type, physical: physical, message: danger, fix: fix}
 }
+
+// plainFix is the advice for a plain aws-cdk-lib resource in a guarded stack.
+const plainFix = "It is a plain aws-cdk-lib resource, not a restorable construct, in a stack restorable guards: if it was a restorable construct before, " +
+	"put the restorable construct back under the same id (the plain one has other defaults, such as the encryption key and the master user, which CloudFormation cannot change in place); " +
+	"otherwise restore its previous props."
 
 func adoptRefusal(r Resource, physical string, diffs []Difference, prevErr error) refusal {
 	parts := make([]string, len(diffs))
@@ -232,8 +261,19 @@ func adoptRefusal(r Resource, physical string, diffs []Difference, prevErr error
 	if r.Adopt {
 		fix = "Adopt is set, so the props differ from those the resource was created with: give the same props as the construct that created it."
 	}
+	if r.Plain {
+		fix = plainFix
+	}
+	outcome := "a new, EMPTY one"
+	if len(r.Source) > 0 {
+		// The guard cannot tell a new restore from the source an earlier
+		// deploy restored: either way CloudFormation restores the source
+		// again.
+		outcome = "a new one restored again from " + Describe(r.Source) + ", losing every write since that source was restored"
+		fix = "If this deploy should not replace it, give the create-only properties the live resource has. If it should restore that source again, into a new resource, consent as below."
+	}
 	return refusal{path: r.Path, typ: r.Type, physical: physical,
-		message: fmt.Sprintf("%s the template's create-only properties differ from the live resource (%s), so CloudFormation would replace it with a new, EMPTY one", why, strings.Join(parts, "; ")),
+		message: fmt.Sprintf("%s the template's create-only properties differ from the live resource (%s), so CloudFormation would replace it with %s", why, strings.Join(parts, "; "), outcome),
 		fix:     fix}
 }
 
@@ -344,6 +384,7 @@ func (c Clients) describe(ctx context.Context, typ, physical string) (Live, erro
 		set(live, "KmsKeyId", d.KmsKeyId)
 		set(live, "DBSubnetGroupName", d.DBSubnetGroup)
 		set(live, "DBClusterIdentifier", d.DBClusterIdentifier)
+		set(live, liveEngineVersion, d.EngineVersion)
 		if d.ClusterScalabilityType != "" {
 			live["ClusterScalabilityType"] = string(d.ClusterScalabilityType)
 		}

@@ -125,6 +125,12 @@ const liveCluster = `<DBClusterIdentifier>appstack-databaseb269d8bb-0abcdefghijk
 <EngineMode>provisioned</EngineMode><MasterUsername>postgres</MasterUsername><StorageEncrypted>false</StorageEncrypted>
 <DBSubnetGroup>appstack-databasesubnetscab2d5d2-kmbtwpuu5ti2</DBSubnetGroup><Status>available</Status><Port>5432</Port>`
 
+// restoredCluster is a cluster restorable restored from a snapshot: encrypted
+// with the stack's key, its database name and master user the snapshot's.
+const restoredCluster = `<DBClusterIdentifier>appstack-databaseb269d8bb-0abcdefghijk</DBClusterIdentifier><Engine>aurora-postgresql</Engine><EngineVersion>16.4</EngineVersion>
+<EngineMode>provisioned</EngineMode><MasterUsername>clusteradmin</MasterUsername><DatabaseName>redmine</DatabaseName><StorageEncrypted>true</StorageEncrypted>
+<KmsKeyId>` + keyArn + `</KmsKeyId><DBSubnetGroup>appstack-databasesubnetscab2d5d2-kmbtwpuu5ti2</DBSubnetGroup><Status>available</Status><Port>5432</Port>`
+
 // Properties as CloudFormation passes them: scalars as strings.
 var (
 	noSource   = map[string]interface{}{}
@@ -295,12 +301,34 @@ func TestTheFirstDeployOnALiveClusterIsComparedWithIt(t *testing.T) {
 		_, _, err := c.Handle(context.Background(), create(raw(one(cluster(noSource, restorable)), map[string]string{"AppStack/Database": live.physical})), discard)
 		require.NoError(t, err)
 	})
-	t.Run("a restore on the first deploy was asked for", func(t *testing.T) {
+	t.Run("a restore source on first sight is compared too", func(t *testing.T) {
+		// GIVEN a cluster restored from snapshot a before the guard watched it
+		// (or whose previous properties the guard cannot read): encrypted
+		// with the stack's key, its database name and master user from the
+		// snapshot
 		w, c := newWorld(t)
 		w.resources[clusterID] = live
-		_, _, err := c.Handle(context.Background(), create(raw(one(cluster(snapshotA, restorable)), nil)), discard)
+		w.clusters[live.physical] = restoredCluster
+		restoredTemplate := map[string]interface{}{"KmsKeyId": keyArn, "DBSubnetGroupName": "appstack-databasesubnetscab2d5d2-kmbtwpuu5ti2", "Engine": "aurora-postgresql"}
+		// WHEN the template keeps its create-only properties, THEN the deploy
+		// goes ahead: the inherited ones are not compared
+		_, _, err := c.Handle(context.Background(), create(raw(one(cluster(snapshotA, restoredTemplate)), nil)), discard)
 		require.NoError(t, err)
-		assert.Empty(t, w.rdsServer.Operations())
+		assert.Equal(t, []string{"DescribeDBClusters"}, w.rdsServer.Operations())
+		// WHEN the same deploy also changes the key, THEN it is refused: the
+		// guard cannot tell a new restore from the old one, and CloudFormation
+		// would restore snapshot a again, losing every write since
+		for _, changed := range []map[string]interface{}{with(restoredTemplate, "KmsKeyId", otherKey), with(restoredTemplate, "DatabaseName", "other")} {
+			_, _, err = c.Handle(context.Background(), create(raw(one(cluster(snapshotA, changed)), nil)), discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "so CloudFormation would replace it with a new one restored again from SnapshotIdentifier=arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:a, losing every write since that source was restored")
+			assert.Contains(t, err.Error(), "cdk deploy -c 'AppStack/Database.allowReplace="+live.physical+"'")
+		}
+		// AND with unreadable previous properties, the same
+		_, _, err = c.Handle(context.Background(), update(map[string]interface{}{contract.GuardResources: "garbage"}, raw(one(cluster(snapshotA, with(restoredTemplate, "KmsKeyId", otherKey))), nil)), discard)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "the guard cannot read its previous properties")
+		assert.Contains(t, err.Error(), "KmsKeyId: live "+keyArn+", template "+otherKey)
 	})
 	t.Run("a new stack passes", func(t *testing.T) {
 		w, c := newWorld(t)
@@ -420,4 +448,23 @@ func TestTheResponseFitsCloudFormationsLimit(t *testing.T) {
 	assert.LessOrEqual(t, len(sent), 4096)
 	assert.Contains(t, resp.Reason, "restorable refused the deploy for AppStack/Database00")
 	assert.True(t, strings.HasSuffix(resp.Reason, "the guard's log in CloudWatch Logs has the whole message)"))
+}
+
+func TestTheLastRestorableConstructRemovedIsRefused(t *testing.T) {
+	// GIVEN a stack with a restorable cluster and file system, whose code no
+	// longer has any restorable construct: the guard record keeps the guard,
+	// which now lists nothing (test/guard_paths_test.go)
+	w, c := newWorld(t)
+	w.resources[clusterID] = fakeResource{typ: contract.TypeDBCluster, physical: "appstack-databaseb269d8bb-0abc", status: "UPDATE_COMPLETE"}
+	w.resources[filesID] = fakeResource{typ: contract.TypeFileSystem, physical: "fs-0123456789abcdef0", status: "UPDATE_COMPLETE"}
+	before := map[string]Resource{clusterID: cluster(noSource, restorable), filesID: {Path: "AppStack/Files", Type: contract.TypeFileSystem, CreateOnly: map[string]interface{}{"Encrypted": "true"}}}
+	// WHEN the deploy removes both
+	_, _, err := c.Handle(context.Background(), update(raw(before, nil), raw(nil, nil)), discard)
+	// THEN it is refused for each, by its old path
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "restorable refused the deploy for AppStack/Database (AWS::RDS::DBCluster appstack-databaseb269d8bb-0abc): it is no longer in the template")
+	assert.Contains(t, err.Error(), "restorable refused the deploy for AppStack/Files (AWS::EFS::FileSystem fs-0123456789abcdef0): it is no longer in the template")
+	// AND consent for both lets it go ahead
+	_, _, err = c.Handle(context.Background(), update(raw(before, nil), raw(nil, map[string]string{"AppStack/Database": "appstack-databaseb269d8bb-0abc", "AppStack/Files": "fs-0123456789abcdef0"})), discard)
+	require.NoError(t, err)
 }

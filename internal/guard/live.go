@@ -32,6 +32,10 @@ type liveRule struct {
 	property string
 	absent   string
 	equal    func(live, template string) bool
+	// inherited: a restored resource that leaves the property out takes it
+	// from its restore source (a snapshot's database name, master user and
+	// encryption), so an absent value is not compared then.
+	inherited bool
 }
 
 // liveRules are the create-only properties (createOnlyProperties and
@@ -47,10 +51,10 @@ var liveRules = map[string][]liveRule{
 	contract.TypeDBCluster: {
 		{property: "Engine", equal: strings.EqualFold},
 		{property: "EngineMode", absent: "provisioned", equal: strings.EqualFold},
-		{property: "DatabaseName", absent: "(not set)", equal: equalOrBothUnset},
-		{property: "MasterUsername", equal: equalUnlessReference},
-		{property: "StorageEncrypted", equal: strings.EqualFold},
-		{property: "KmsKeyId", equal: sameKey},
+		{property: "DatabaseName", absent: "(not set)", equal: equalOrBothUnset, inherited: true},
+		{property: "MasterUsername", equal: equalUnlessReference, inherited: true},
+		{property: "StorageEncrypted", equal: strings.EqualFold, inherited: true},
+		{property: "KmsKeyId", equal: sameKey, inherited: true},
 		// RDS stores identifiers and subnet group names in lower case.
 		{property: "DBSubnetGroupName", equal: strings.EqualFold},
 		{property: "DBClusterIdentifier", equal: strings.EqualFold},
@@ -70,12 +74,16 @@ var liveRules = map[string][]liveRule{
 
 // CompareLive lists the create-only properties whose template value differs
 // from the live resource: deploying the template would replace the live
-// resource with a new, empty one.
+// resource with a new one, empty or restored again from its source.
 func CompareLive(r Resource, live Live) []Difference {
 	var out []Difference
+	restored := len(r.Source) > 0
 	for _, rule := range liveRules[r.Type] {
 		t, inTemplate := r.CreateOnly[rule.property]
 		template := ""
+		if !inTemplate && restored && rule.inherited {
+			continue
+		}
 		if inTemplate {
 			template = str(t)
 		} else if rule.absent != "" {
@@ -121,4 +129,21 @@ func sameKey(live, template string) bool {
 		return strings.HasSuffix(live, "key/"+template)
 	}
 	return false
+}
+
+// liveEngineVersion is the key under which describe reports a cluster's
+// engine version, which is not create-only: an in-place upgrade keeps the
+// cluster, but cannot be undone in place.
+const liveEngineVersion = "EngineVersion"
+
+// upgradesLive reports whether the template's engine version differs from
+// the live cluster's, on a first sight, where the guard has no previous
+// template to compare with. A template version that names the major version
+// only ("16") matches every minor version of it ("16.4").
+func upgradesLive(b *BeforeChange, live Live) bool {
+	template, current := str(b.Watch[liveEngineVersion]), live[liveEngineVersion]
+	if template == "" || current == "" || strings.EqualFold(template, current) {
+		return false
+	}
+	return !strings.HasPrefix(current, template+".")
 }

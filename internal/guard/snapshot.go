@@ -68,43 +68,92 @@ func changesNeedingSnapshot(prev, next Props) []string {
 // snapshot, to answer CloudFormation before the function's own deadline.
 const snapshotMargin = 20 * time.Second
 
-// snapshotBefore takes a manual snapshot of the cluster before the deploy
-// changes it, waits until it is available, and prunes the older ones. A deploy
-// retried after a timeout finds the snapshot it started (same path, same
-// change) and waits on it instead of starting another.
+// snapshotJob is one cluster the deploy changes in a way that needs a
+// snapshot first.
+type snapshotJob struct {
+	logicalID, cluster string
+	r                  Resource
+	// name is the snapshot the guard waits on.
+	name string
+}
+
+// snapshotListing is the guard's snapshots before a change, by the
+// construct path of their cluster, newest first: one listing per deploy.
+type snapshotListing map[string][]rdstypes.DBClusterSnapshot
+
+// listingFor lists the snapshots taken before a change when a cluster of the
+// template takes them, once; nil otherwise.
+func (c Clients) listingFor(ctx context.Context, p Props) (snapshotListing, error) {
+	for _, r := range p.Resources {
+		if r.BeforeChange != nil {
+			return c.beforeChangeSnapshots(ctx)
+		}
+	}
+	return nil, nil
+}
+
+// snapshotsBefore takes a manual snapshot of each cluster before the deploy
+// changes it, and waits until all are available: every snapshot is started
+// (or found, for a deploy retried after a timeout, by the same path and
+// change) before the guard waits for the first, so the wait is the slowest
+// snapshot's, not the sum. It returns each snapshot's ARN by logical ID.
 //
 // The time a cluster snapshot takes "varies with the size of your databases"
 // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_CreateSnapshotCluster.html);
 // the guard waits until shortly before its function's timeout (15 minutes,
 // within the custom resource's ServiceTimeout) and otherwise fails the deploy,
-// before CloudFormation touches the cluster.
-func (c Clients) snapshotBefore(ctx context.Context, r Resource, cluster string, log Logger) (string, error) {
-	change := contract.Fingerprint(r.BeforeChange.Watch, nil)
-	snap, err := c.findSnapshot(ctx, r.Path, change)
-	if err != nil {
-		return "", err
-	}
-	if snap == nil {
-		name := SnapshotName(r.Path, c.now())
-		out, err := c.RDS.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{
-			DBClusterIdentifier:         aws.String(cluster),
-			DBClusterSnapshotIdentifier: aws.String(name),
-			Tags: []rdstypes.Tag{
-				{Key: aws.String(contract.TagBeforeChange), Value: aws.String(r.Path)},
-				{Key: aws.String(contract.TagChange), Value: aws.String(change)},
-			},
-		})
+// before CloudFormation touches a cluster; the next deploy waits on the same
+// snapshots.
+func (c Clients) snapshotsBefore(ctx context.Context, jobs []snapshotJob, listing snapshotListing, log Logger) (map[string]string, error) {
+	for i := range jobs {
+		name, err := c.startSnapshot(ctx, jobs[i].r, jobs[i].cluster, listing, log)
 		if err != nil {
-			return "", fmt.Errorf("restorable: %s: could not take a snapshot of %s before the change (%s), so the deploy is refused before it touches the cluster: %w",
-				r.Path, cluster, describeWatch(r.BeforeChange.Watch), err)
+			return nil, err
 		}
-		snap = out.DBClusterSnapshot
-		log("%s: snapshot %s of %s started before the change", r.Path, name, cluster)
-	} else {
-		log("%s: waiting on snapshot %s, started for this same change by an earlier deploy", r.Path, aws.ToString(snap.DBClusterSnapshotIdentifier))
+		jobs[i].name = name
 	}
-	name := aws.ToString(snap.DBClusterSnapshotIdentifier)
-	wait := time.Until(c.deadline(ctx)) - snapshotMargin
+	deadline := c.deadline(ctx).Add(-snapshotMargin)
+	taken := map[string]string{}
+	for _, j := range jobs {
+		snapArn, err := c.waitSnapshot(ctx, j, deadline)
+		if err != nil {
+			return nil, err
+		}
+		log("%s: snapshot %s is available; rollback: %s", j.r.Path, snapArn, RollbackCommand(j.r.Path, snapArn))
+		taken[j.logicalID] = snapArn
+	}
+	return taken, nil
+}
+
+// startSnapshot starts the snapshot of one cluster, or finds the one an
+// earlier deploy started for the same change, and returns its name.
+func (c Clients) startSnapshot(ctx context.Context, r Resource, cluster string, listing snapshotListing, log Logger) (string, error) {
+	change := contract.Fingerprint(r.BeforeChange.Watch, nil)
+	if snap := c.findSnapshot(listing, r.Path, change); snap != nil {
+		log("%s: waiting on snapshot %s, started for this same change by an earlier deploy", r.Path, aws.ToString(snap.DBClusterSnapshotIdentifier))
+		return aws.ToString(snap.DBClusterSnapshotIdentifier), nil
+	}
+	name := SnapshotName(r.Path, c.now())
+	_, err := c.RDS.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{
+		DBClusterIdentifier:         aws.String(cluster),
+		DBClusterSnapshotIdentifier: aws.String(name),
+		Tags: []rdstypes.Tag{
+			{Key: aws.String(contract.TagBeforeChange), Value: aws.String(r.Path)},
+			{Key: aws.String(contract.TagChange), Value: aws.String(change)},
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("restorable: %s: could not take a snapshot of %s before the change (%s), so the deploy is refused before it touches the cluster: %w",
+			r.Path, cluster, describeWatch(r.BeforeChange.Watch), err)
+	}
+	log("%s: snapshot %s of %s started before the change", r.Path, name, cluster)
+	return name, nil
+}
+
+// waitSnapshot waits until the job's snapshot is available, at most until
+// deadline, and returns its ARN.
+func (c Clients) waitSnapshot(ctx context.Context, j snapshotJob, deadline time.Time) (string, error) {
+	wait := time.Until(deadline)
 	if wait <= 0 {
 		wait = time.Second
 	}
@@ -115,21 +164,19 @@ func (c Clients) snapshotBefore(ctx context.Context, r Resource, cluster string,
 	})
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	out, err := waiter.WaitForOutput(wctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(name)}, wait+time.Minute)
+	out, err := waiter.WaitForOutput(wctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(j.name)}, wait+time.Minute)
 	if err != nil {
 		if wctx.Err() != nil {
 			return "", fmt.Errorf("restorable: %s: the snapshot %s taken before the change (%s) is not available after %s, so the deploy is refused before it touches the cluster. "+
 				"Deploy again when it is available (aws rds wait db-cluster-snapshot-available --db-cluster-snapshot-identifier %s): the next deploy uses it",
-				r.Path, name, describeWatch(r.BeforeChange.Watch), wait.Round(time.Second), name)
+				j.r.Path, j.name, describeWatch(j.r.BeforeChange.Watch), wait.Round(time.Second), j.name)
 		}
-		return "", fmt.Errorf("restorable: %s: the snapshot %s taken before the change did not become available, so the deploy is refused before it touches the cluster: %w", r.Path, name, err)
+		return "", fmt.Errorf("restorable: %s: the snapshot %s taken before the change did not become available, so the deploy is refused before it touches the cluster: %w", j.r.Path, j.name, err)
 	}
-	snapArn := name
 	if len(out.DBClusterSnapshots) == 1 && out.DBClusterSnapshots[0].DBClusterSnapshotArn != nil {
-		snapArn = *out.DBClusterSnapshots[0].DBClusterSnapshotArn
+		return *out.DBClusterSnapshots[0].DBClusterSnapshotArn, nil
 	}
-	log("%s: snapshot %s is available; rollback: %s", r.Path, snapArn, RollbackCommand(r.Path, snapArn))
-	return snapArn, nil
+	return j.name, nil
 }
 
 // deadline is when the guard must have answered: the function's deadline, or
@@ -150,11 +197,14 @@ func (c Clients) now() time.Time {
 
 // beforeChangeSnapshots lists the manual snapshots the guard took, by the
 // construct path of their cluster, newest first. DescribeDBClusterSnapshots
-// returns each snapshot's tags (TagList) but cannot filter by them, so it lists
-// the account's manual snapshots in the region
+// returns each snapshot's tags (TagList) but cannot filter by them (its
+// filters are db-cluster-id, db-cluster-snapshot-id, snapshot-type and
+// engine), and a restore gives a cluster a new identifier, so it lists the
+// account's manual snapshots in the region once per deploy and keeps those
+// with restorable's tag
 // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusterSnapshots.html).
-func (c Clients) beforeChangeSnapshots(ctx context.Context) (map[string][]rdstypes.DBClusterSnapshot, error) {
-	out := map[string][]rdstypes.DBClusterSnapshot{}
+func (c Clients) beforeChangeSnapshots(ctx context.Context) (snapshotListing, error) {
+	out := snapshotListing{}
 	p := rds.NewDescribeDBClusterSnapshotsPaginator(c.RDS, &rds.DescribeDBClusterSnapshotsInput{SnapshotType: aws.String("manual")})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -175,23 +225,19 @@ func (c Clients) beforeChangeSnapshots(ctx context.Context) (map[string][]rdstyp
 	return out, nil
 }
 
-func (c Clients) findSnapshot(ctx context.Context, path, change string) (*rdstypes.DBClusterSnapshot, error) {
-	all, err := c.beforeChangeSnapshots(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("restorable: %s: could not list its snapshots before taking one, so the deploy is refused: %w", path, err)
-	}
-	for _, s := range all[path] {
+func (c Clients) findSnapshot(listing snapshotListing, path, change string) *rdstypes.DBClusterSnapshot {
+	for _, s := range listing[path] {
 		if tag(s.TagList, contract.TagChange) != change {
 			continue
 		}
 		switch status := aws.ToString(s.Status); {
 		case status == "creating":
-			return &s, nil
+			return &s
 		case status == "available" && c.now().Sub(aws.ToTime(s.SnapshotCreateTime)) < reuseFor:
-			return &s, nil
+			return &s
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // reuseFor is how old an available snapshot of the same change may be, from
@@ -204,17 +250,16 @@ const reuseFor = 6 * time.Hour
 
 // prune deletes the cluster's snapshots taken before a change beyond the
 // newest keep that are available, never one that a restore source of the
-// template names, and never one still being created.
-func (c Clients) prune(ctx context.Context, r Resource, sources []map[string]interface{}, log Logger) {
-	all, err := c.beforeChangeSnapshots(ctx)
-	if err != nil {
-		log("%s: could not list snapshots to prune: %v", r.Path, err)
-		return
-	}
+// template names, and never one still being created. taken, the snapshot
+// this deploy waited for, is the newest and counts first.
+func (c Clients) prune(ctx context.Context, r Resource, sources []map[string]interface{}, listing snapshotListing, taken string, log Logger) {
 	kept := 0
-	for _, s := range all[r.Path] {
+	if taken != "" {
+		kept = 1
+	}
+	for _, s := range listing[r.Path] {
 		name, snapArn := aws.ToString(s.DBClusterSnapshotIdentifier), aws.ToString(s.DBClusterSnapshotArn)
-		if aws.ToString(s.Status) != "available" {
+		if snapArn == taken || name == taken || aws.ToString(s.Status) != "available" {
 			continue
 		}
 		if kept < r.BeforeChange.Keep {
@@ -253,9 +298,9 @@ func namedBySource(sources []map[string]interface{}, name, snapArn string) bool 
 
 // rollbackData is the guard's response data: for each cluster that takes
 // snapshots before a change, the rollback command to the snapshot this deploy
-// took (taken, by logical ID) or else to its newest one, which a stack output
-// shows.
-func (c Clients) rollbackData(ctx context.Context, p Props, taken map[string]string) map[string]interface{} {
+// took (taken, by logical ID) or else to its newest available one in the
+// listing, which a stack output shows.
+func rollbackData(p Props, taken map[string]string, listing snapshotListing, listErr error) map[string]interface{} {
 	var ids []string
 	for _, id := range sortedKeys(p.Resources) {
 		if p.Resources[id].BeforeChange != nil {
@@ -266,7 +311,6 @@ func (c Clients) rollbackData(ctx context.Context, p Props, taken map[string]str
 		return nil
 	}
 	data := map[string]interface{}{}
-	all, err := c.beforeChangeSnapshots(ctx)
 	for _, id := range ids {
 		path := p.Resources[id].Path
 		if arn, ok := taken[id]; ok {
@@ -274,10 +318,10 @@ func (c Clients) rollbackData(ctx context.Context, p Props, taken map[string]str
 			continue
 		}
 		value := contract.NoSnapshotYet
-		if err != nil {
-			value = truncate("could not list the snapshots taken before a change: "+err.Error(), 200)
+		if listErr != nil {
+			value = truncate("could not list the snapshots taken before a change: "+listErr.Error(), 200)
 		}
-		for _, s := range all[path] {
+		for _, s := range listing[path] {
 			if aws.ToString(s.Status) == "available" {
 				value = RollbackCommand(path, aws.ToString(s.DBClusterSnapshotArn))
 				break

@@ -44,7 +44,10 @@ type snapshotRDS struct {
 	// polls is how many Describe calls a new snapshot stays "creating".
 	polls       int
 	finalStatus string
-	server      *awstest.Server
+	// clusters are the live clusters DescribeDBClusters reports, by
+	// identifier, as DBCluster XML.
+	clusters map[string]string
+	server   *awstest.Server
 }
 
 func snapshotArn(name string) string {
@@ -79,11 +82,17 @@ func formTags(form url.Values) map[string]string {
 }
 
 func newSnapshotRDS(t *testing.T) *snapshotRDS {
-	f := &snapshotRDS{snapshots: map[string]*fakeSnapshot{}, clusterState: "available", polls: 2, finalStatus: "available"}
+	f := &snapshotRDS{snapshots: map[string]*fakeSnapshot{}, clusterState: "available", polls: 2, finalStatus: "available", clusters: map[string]string{}}
 	f.server = awstest.NewServer(t, func(r awstest.Request) awstest.Response {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		switch r.Operation {
+		case "DescribeDBClusters":
+			body, ok := f.clusters[r.Form.Get("DBClusterIdentifier")]
+			if !ok {
+				return awstest.QueryError(404, "DBClusterNotFoundFault", "DBCluster "+r.Form.Get("DBClusterIdentifier")+" not found.")
+			}
+			return awstest.QueryXML(awstest.RDSNS, "DescribeDBClusters", "<DBClusters><DBCluster>"+body+"</DBCluster></DBClusters>")
 		case "CreateDBClusterSnapshot":
 			if f.clusterState != "available" {
 				return awstest.QueryError(400, "InvalidDBClusterStateFault", "DBCluster "+r.Form.Get("DBClusterIdentifier")+" is not currently in the available state.")
@@ -357,4 +366,74 @@ func TestAChangeThatComesBackGetsASnapshotOfTodaysData(t *testing.T) {
 	// THEN it takes a new snapshot, and the rollback names that one
 	assert.Equal(t, 1, f.count("CreateDBClusterSnapshot"))
 	assert.Equal(t, "cdk deploy -c 'AppStack/Database.snapshotArn="+snapshotArn(firstSnapshot)+"'", data[contract.RollbackAttribute(clusterID)])
+}
+
+func TestAFirstSightUpgradeIsPrecededByASnapshot(t *testing.T) {
+	// GIVEN a live cluster on PostgreSQL 15.8 that the guard has never seen
+	// (an adoption), and a first deploy that also raises the engine to 16.4
+	_, f, c := snapshotWorld(t)
+	f.clusters[physicalCluster] = strings.Replace(restoredCluster, "<EngineVersion>16.4</EngineVersion>", "<EngineVersion>15.8</EngineVersion>", 1)
+	matching := watched("16.4", 3, snapshotA)
+	matching.CreateOnly = map[string]interface{}{"KmsKeyId": keyArn, "DBSubnetGroupName": "appstack-databasesubnetscab2d5d2-kmbtwpuu5ti2", "Engine": "aurora-postgresql"}
+	// WHEN the guard is created with the template
+	_, data, err := c.Handle(withDeadline(t, time.Minute), create(rawWatched(one(matching))), discard)
+	// THEN it compared the engine version with the live cluster's and took a
+	// snapshot first, although it had no previous template
+	require.NoError(t, err)
+	require.Contains(t, f.snapshots, firstSnapshot)
+	assert.Equal(t, physicalCluster, f.snapshots[firstSnapshot].cluster)
+	assert.Contains(t, data[contract.RollbackAttribute(clusterID)], firstSnapshot)
+	// AND a first sight at the live version takes none
+	_, f2, c2 := snapshotWorld(t)
+	f2.clusters[physicalCluster] = restoredCluster
+	for _, version := range []string{"16.4", "16"} {
+		_, _, err = c2.Handle(withDeadline(t, time.Minute), create(rawWatched(one(func() Resource { r := matching; r.BeforeChange = &BeforeChange{Watch: map[string]interface{}{"EngineVersion": version}, Keep: 3}; return r }()))), discard)
+		require.NoError(t, err)
+	}
+	assert.Zero(t, f2.count("CreateDBClusterSnapshot"))
+}
+
+func TestSeveralClustersSnapshotTogetherAfterOneListing(t *testing.T) {
+	// GIVEN three clusters upgraded in one deploy, each snapshot taking a
+	// while, and a dozen older snapshots in the account
+	w, f, c := snapshotWorld(t)
+	delete(w.resources, clusterID)
+	f.polls = 3
+	for i := 0; i < 12; i++ {
+		f.add(fmt.Sprintf("restorable-appstack-older-%02d", i), fmt.Sprintf("AppStack/Other%02d", i), "x", "available", time.Date(2026, 11, 1, i, 0, 0, 0, time.UTC))
+	}
+	before, after := map[string]Resource{}, map[string]Resource{}
+	for _, name := range []string{"Orders", "Billing", "Users"} {
+		id := name + "B269D8BB"
+		w.resources[id] = fakeResource{typ: contract.TypeDBCluster, physical: "appstack-" + strings.ToLower(name), status: "UPDATE_COMPLETE"}
+		old, next := watched("15.8", 3, noSource), watched("16.4", 3, noSource)
+		old.Path, next.Path = "AppStack/"+name, "AppStack/"+name
+		before[id], after[id] = old, next
+	}
+	// WHEN the guard handles the deploy
+	_, data, err := c.Handle(withDeadline(t, time.Minute), update(rawWatched(before), rawWatched(after)), discard)
+	require.NoError(t, err)
+	// THEN every snapshot was started before the guard waited on any
+	ops := f.server.Requests()
+	firstWait, lastCreate := -1, -1
+	listings := 0
+	for i, r := range ops {
+		switch {
+		case r.Operation == "CreateDBClusterSnapshot":
+			lastCreate = i
+		case r.Operation == "DescribeDBClusterSnapshots" && r.Form.Get("DBClusterSnapshotIdentifier") != "":
+			if firstWait < 0 {
+				firstWait = i
+			}
+		case r.Operation == "DescribeDBClusterSnapshots" && r.Form.Get("Marker") == "":
+			listings++
+		}
+	}
+	assert.Equal(t, 3, f.count("CreateDBClusterSnapshot"))
+	assert.Less(t, lastCreate, firstWait, "all three started before the first wait")
+	// AND the account's snapshots were listed once, for the whole deploy
+	assert.Equal(t, 1, listings)
+	for id := range after {
+		assert.Contains(t, data[contract.RollbackAttribute(id)], "snapshotArn=")
+	}
 }

@@ -45,7 +45,7 @@ func main() {
 			Lambda: awslambda.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg), CloudFormation: cloudformation.NewFromConfig(cfg), Log: log.Printf}
 		lambda.Start(restoreHandler(h))
 	case contract.HandlerMover:
-		m := mover.Mover{Root: os.Getenv(contract.EnvMount), Now: time.Now}
+		m := mover.Mover{Root: os.Getenv(contract.EnvMount), Now: time.Now, LeaseFor: contract.MoverLease}
 		if m.Root == "" {
 			log.Fatalf("%s is not set", contract.EnvMount)
 		}

@@ -27,6 +27,9 @@ const resolveSafe = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOL
 type dir struct {
 	fd   int
 	name string // for messages: the path below the root
+	// noRenameFlags is set when renameat2's flags are known to be refused,
+	// as on NFS; dirs opened from this one inherit it.
+	noRenameFlags bool
 }
 
 func (d dir) close() { _ = unix.Close(d.fd) }
@@ -49,7 +52,7 @@ func (d dir) sub(name string) (dir, error) {
 	if err != nil {
 		return dir{}, fmt.Errorf("mover: open directory %s: %w", d.join(name), err)
 	}
-	return dir{fd: fd, name: d.join(name)}, nil
+	return dir{fd: fd, name: d.join(name), noRenameFlags: d.noRenameFlags}, nil
 }
 
 // ensure opens the directory name inside d, creating it (mode 0700) if needed.
@@ -121,35 +124,95 @@ func (d dir) isDir(name string) bool {
 	return unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
-// move renames name from d into to, under the same name, not over an entry
-// that is there: renameat2 with RENAME_NOREPLACE fails with EEXIST if
-// something (a client still writing) has created the name since the mover
+// errNoRenameFlags reports that the file system refuses renameat2's flags.
+var errNoRenameFlags = errors.New("mover: the file system takes no rename flags")
+
+// renameNoReplace renames name from d into to, under the same name, not over
+// an entry that is there: renameat2 with RENAME_NOREPLACE fails with EEXIST
+// if something (a client still writing) has created the name since the mover
 // looked. A file system whose driver takes no rename flags answers EINVAL
 // (https://man7.org/linux/man-pages/man2/rename.2.html); Linux's NFS client,
-// and so EFS, is one. The mover then checks for the name and renames without
-// the flag, but on NFS that check is answered from the client's cache of the
-// directory (nfs(5), lookupcache, acdirmin), so a file another client creates
-// in the moment between the check and the rename can be replaced: the writers
-// must be stopped during a restore, as the runbook and the synth warning say.
-func (d dir) move(name string, to dir) error {
+// and so EFS, is one. Then it returns errNoRenameFlags, and the caller places
+// the entry another way (work.put), never with a plain rename that could
+// replace what a writer created.
+func (d dir) renameNoReplace(name string, to dir) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
+	if d.noRenameFlags {
+		return errNoRenameFlags
+	}
 	err := unix.Renameat2(d.fd, name, to.fd, name, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
-		if exists, herr := to.has(name); herr != nil || exists {
-			if herr != nil {
-				return herr
-			}
-			err = unix.EEXIST
-		} else {
-			err = unix.Renameat(d.fd, name, to.fd, name)
-		}
+		return errNoRenameFlags
 	}
 	if err != nil {
 		return fmt.Errorf("mover: rename %s to %s: %w", d.join(name), to.join(name), err)
 	}
 	return nil
+}
+
+// The steps that place an entry without rename flags. Each is exclusive at
+// the destination, also on NFS, where the server decides (RFC 8881):
+//   - link: a hard link of a file, a symbolic link or any non-directory;
+//     LINK "If the target name exists ... NFS4ERR_EXIST" (section 18.9), as
+//     linkat(2) fails with EEXIST. The source name is then unlinked.
+//   - mkdir: the placeholder of a directory; CREATE of an existing name
+//     fails with NFS4ERR_EXIST (section 18.4), as mkdirat(2) with EEXIST.
+//   - renameOver: a directory renamed onto its own placeholder, which
+//     rename(2) replaces only while it is an empty directory: if a writer
+//     has put anything in it, the rename fails with ENOTEMPTY or EEXIST and
+//     replaces nothing (RENAME, section 18.26).
+
+func (d dir) link(name string, to dir) error {
+	if err := unix.Linkat(d.fd, name, to.fd, name, 0); err != nil {
+		return fmt.Errorf("mover: link %s to %s: %w", d.join(name), to.join(name), err)
+	}
+	return nil
+}
+
+func (d dir) unlink(name string) error {
+	if err := unix.Unlinkat(d.fd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("mover: unlink %s: %w", d.join(name), err)
+	}
+	return nil
+}
+
+func (d dir) mkdir(name string) error {
+	if err := unix.Mkdirat(d.fd, name, 0o700); err != nil {
+		return fmt.Errorf("mover: create the placeholder %s: %w", d.join(name), err)
+	}
+	return nil
+}
+
+func (d dir) renameOver(name string, to dir) error {
+	if err := unix.Renameat(d.fd, name, to.fd, name); err != nil {
+		return fmt.Errorf("mover: rename %s onto its placeholder %s: %w", d.join(name), to.join(name), err)
+	}
+	return nil
+}
+
+// sameFile reports whether name in d and name in other are one inode (a
+// link that a crash left before its source was unlinked).
+func (d dir) sameFile(name string, other dir) bool {
+	var a, b unix.Stat_t
+	return unix.Fstatat(d.fd, name, &a, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		unix.Fstatat(other.fd, name, &b, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		a.Dev == b.Dev && a.Ino == b.Ino && a.Mode&unix.S_IFMT != unix.S_IFDIR
+}
+
+// isEmptyDir reports whether name in d is an empty directory.
+func (d dir) isEmptyDir(name string) bool {
+	if !d.isDir(name) {
+		return false
+	}
+	sub, err := d.sub(name)
+	if err != nil {
+		return false
+	}
+	defer sub.close()
+	names, err := sub.names()
+	return err == nil && len(names) == 0
 }
 
 // read reads the regular file name in d.

@@ -49,6 +49,8 @@ const (
 	ActionPrepare = "prepare"
 	ActionMove    = "move"
 	ActionAbort   = "abort"
+	// ActionJob records the AWS Backup restore job a request started.
+	ActionJob = "job"
 )
 
 // Request is what the restore orchestrator sends the mover.
@@ -56,6 +58,11 @@ type Request struct {
 	Action        string `json:"action"`
 	RequestID     string `json:"requestId"`
 	RecoveryPoint string `json:"recoveryPoint"`
+	// JobID, with ActionJob, is the restore job the request started.
+	JobID string `json:"jobId,omitempty"`
+	// Settled, with ActionPrepare, are restore jobs of earlier requests
+	// that the orchestrator found ended.
+	Settled []string `json:"settled,omitempty"`
 }
 
 // Status values of a Result.
@@ -72,6 +79,10 @@ const (
 	StatusDone = "done"
 	// StatusUndone: an abort put the files back as they were.
 	StatusUndone = "undone"
+	// StatusEarlierJobs: restore jobs of earlier, stopped requests may still
+	// write into the file system (Result.Jobs); prepare again, with them in
+	// Settled, once AWS Backup reports them ended.
+	StatusEarlierJobs = "earlier-jobs"
 )
 
 // Result answers a Request.
@@ -87,8 +98,11 @@ type Result struct {
 	// Kept lists the entries at the root that the backup lacks, left in place.
 	Kept []string `json:"kept,omitempty"`
 	// Marker describes the earlier restore of an already restored recovery point.
-	Marker  *Marker `json:"marker,omitempty"`
-	Message string  `json:"message,omitempty"`
+	Marker *Marker `json:"marker,omitempty"`
+	// Jobs, with StatusEarlierJobs, are the earlier requests' restore jobs
+	// that have not been seen to end.
+	Jobs    []string `json:"jobs,omitempty"`
+	Message string   `json:"message,omitempty"`
 }
 
 // Marker records a completed restore of a recovery point.
@@ -126,6 +140,18 @@ type job struct {
 	Excluded []string `json:"excluded,omitempty"`
 	Moved    int      `json:"moved"`
 	SetAside int      `json:"setAside"`
+	// Placing is the directory whose placeholder put may have created at the
+	// destination, on a file system without rename flags.
+	Placing string `json:"placing,omitempty"`
+	// JobID is the AWS Backup restore job of the request, recorded as soon
+	// as it starts; JobEnded, that a later request saw it end. A job can end
+	// long after its request was stopped (AWS Backup cannot stop a restore
+	// job), and write a whole restore directory at the root then.
+	JobID    string `json:"jobId,omitempty"`
+	JobEnded bool   `json:"jobEnded,omitempty"`
+	// LateDir is where a later request set aside the restore directory
+	// that this request's job wrote after the request was stopped.
+	LateDir string `json:"lateDir,omitempty"`
 }
 
 // Mover works on a file system mounted at Root.
@@ -144,6 +170,10 @@ type Mover struct {
 	// Hook, for tests, runs before each step that changes the file system,
 	// with the step's name.
 	Hook func(step string)
+	// NoRenameFlags places entries as on a file system that refuses
+	// renameat2's flags, such as NFS, which the mover otherwise finds out by
+	// itself (EINVAL); tests set it to run that path on local files.
+	NoRenameFlags bool
 }
 
 // Handle answers a Request. Every field is checked against a fixed pattern
@@ -157,7 +187,7 @@ func (m Mover) Handle(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("mover: recovery point %q: %w", req.RecoveryPoint, err)
 	}
 	switch req.Action {
-	case ActionPrepare, ActionMove, ActionAbort:
+	case ActionPrepare, ActionMove, ActionAbort, ActionJob:
 	default:
 		return Result{}, fmt.Errorf("mover: unknown action %q", req.Action)
 	}
@@ -165,6 +195,7 @@ func (m Mover) Handle(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	root.noRenameFlags = m.NoRenameFlags
 	defer root.close()
 	state, err := root.ensure(StateDir)
 	if err != nil {
@@ -198,6 +229,8 @@ func (m Mover) Handle(ctx context.Context, req Request) (Result, error) {
 		res, err = w.move()
 	case ActionAbort:
 		res, err = w.abort()
+	case ActionJob:
+		res, err = w.recordJob()
 	}
 	cleanLocks(state, m.now())
 	if rerr := lock.release(); err == nil && rerr != nil {
@@ -320,6 +353,14 @@ func (w *work) prepare() (Result, error) {
 	if err != nil || found {
 		return Result{Status: StatusPrepared}, err
 	}
+	pending, setAside, err := w.earlierJobs()
+	if err != nil {
+		return Result{}, err
+	}
+	if len(pending) > 0 {
+		return Result{Status: StatusEarlierJobs, Jobs: pending,
+			Message: "restore jobs of earlier, stopped requests may still write a restore directory at the root: " + strings.Join(pending, ", ")}, nil
+	}
 	names, err := w.root.names()
 	if err != nil {
 		return Result{}, err
@@ -332,7 +373,11 @@ func (w *work) prepare() (Result, error) {
 	w.job = job{RecoveryPoint: w.req.RecoveryPoint, Before: restoreDirs(names),
 		AsideDir: "pre-restore-" + stamp + "-" + short, DiscardDir: "discard-" + stamp + "-" + short}
 	w.hook("prepare")
-	return Result{Status: StatusPrepared}, w.save(phasePrepared)
+	res := Result{Status: StatusPrepared}
+	if len(setAside) > 0 {
+		res.Message = "set aside the restore directories that jobs of earlier, stopped requests wrote after they stopped: " + strings.Join(setAside, ", ")
+	}
+	return res, w.save(phasePrepared)
 }
 
 // restoreDirs keeps the names of restore directories.

@@ -161,10 +161,17 @@ func (w *work) swap() error {
 			continue
 		}
 		if inDiscard[e] {
+			found, err := w.resolvePut(e, w.dc, w.restore)
+			if err != nil {
+				return err
+			}
+			if found {
+				continue
+			}
 			return fmt.Errorf("mover: %s is both in the restore directory and in %s; nothing more is moved", e, w.dc.name)
 		}
 		w.hook("discard " + e)
-		if err := w.restore.move(e, w.dc); err != nil {
+		if err := w.put(w.restore, e, w.dc); err != nil {
 			return err
 		}
 		w.hook("discarded " + e)
@@ -184,12 +191,32 @@ func (w *work) swap() error {
 		if !w.more() {
 			return w.save(phasePlanned)
 		}
-		if inAside[e] && inRoot[e] {
+		// A placement that a crash interrupted: an entry linked (or its
+		// placeholder made) at the destination, its source not yet gone.
+		if inRoot[e] && inAside[e] {
+			found, err := w.resolvePut(e, w.aside, w.root)
+			if err != nil {
+				return err
+			}
+			inRoot[e] = !found
+		}
+		if inRoot[e] {
+			found, err := w.resolvePut(e, w.root, w.restore)
+			if err != nil {
+				return err
+			}
+			if found {
+				w.job.Moved++
+				inRestore[e] = false
+				continue
+			}
+		}
+		if inRoot[e] && inAside[e] {
 			return fmt.Errorf("mover: /%s was moved aside to %s, and an entry of that name is at the root again: something wrote at the root during the restore; stop it, move one of them, and deploy again", e, w.aside.name)
 		}
 		if inRoot[e] {
 			w.hook("aside " + e)
-			if err := w.root.move(e, w.aside); err != nil {
+			if err := w.put(w.root, e, w.aside); err != nil {
 				return err
 			}
 			w.hook("moved aside " + e)
@@ -197,7 +224,7 @@ func (w *work) swap() error {
 			inRoot[e], inAside[e] = false, true
 		}
 		w.hook("restore " + e)
-		if err := w.restore.move(e, w.root); err != nil {
+		if err := w.put(w.restore, e, w.root); err != nil {
 			return err
 		}
 		w.hook("restored " + e)
@@ -347,23 +374,41 @@ func (w *work) undo() error {
 	entries := append([]string(nil), w.job.Entries...)
 	sort.Sort(sort.Reverse(sort.StringSlice(entries)))
 	for _, e := range entries {
-		if inRestore[e] && !inAside[e] {
+		if inRoot[e] && inRestore[e] {
+			// A placement that a crash interrupted: take the link or the
+			// placeholder back, so the restored entry is whole in the
+			// restore directory again.
+			found, err := w.resolvePut(e, w.restore, w.root)
+			if err != nil {
+				return err
+			}
+			inRoot[e] = !found
+		}
+		if inRestore[e] && !inAside[e] && !inRoot[e] {
 			continue // untouched
 		}
 		if inRoot[e] && !inRestore[e] {
 			// The restored entry is in place: put it back.
 			w.hook("unrestore " + e)
-			if err := w.root.move(e, w.restore); err != nil {
+			if err := w.put(w.root, e, w.restore); err != nil {
 				return err
 			}
 			inRoot[e], inRestore[e] = false, true
 		}
 		if inAside[e] {
 			if inRoot[e] {
+				// An unaside a crash interrupted, or a writer's entry.
+				found, err := w.resolvePut(e, w.root, w.aside)
+				if err != nil {
+					return err
+				}
+				if found {
+					continue
+				}
 				return fmt.Errorf("mover: cannot put /%s back from %s: an entry of that name is at the root", e, w.aside.name)
 			}
 			w.hook("unaside " + e)
-			if err := w.aside.move(e, w.root); err != nil {
+			if err := w.put(w.aside, e, w.root); err != nil {
 				return err
 			}
 		}
@@ -372,9 +417,20 @@ func (w *work) undo() error {
 	if err != nil {
 		return err
 	}
+	// First settle a put a crash interrupted, whose journal entry the next
+	// put would overwrite.
+	for _, e := range w.job.Excluded {
+		if inDiscard[e] && inRestore[e] {
+			found, err := w.resolvePut(e, w.restore, w.dc)
+			if err != nil {
+				return err
+			}
+			inDiscard[e] = !found
+		}
+	}
 	for _, e := range w.job.Excluded {
 		if inDiscard[e] && !inRestore[e] {
-			if err := w.dc.move(e, w.restore); err != nil {
+			if err := w.put(w.dc, e, w.restore); err != nil {
 				return err
 			}
 		}
@@ -392,4 +448,62 @@ func deleteFile(d dir, name string) error {
 		return err
 	}
 	return nil
+}
+
+// put moves the entry name from one directory to another under the same
+// name, never over an entry that is there: by a rename with
+// RENAME_NOREPLACE where the file system takes it, and otherwise (NFS, so
+// EFS) by steps that are each exclusive at the destination (fsops.go): a
+// hard link then an unlink of the source for a file, and for a directory a
+// placeholder directory, recorded in the journal first, that the rename
+// replaces only while it is empty. If a writer creates the name at the
+// destination at any moment, the step fails with EEXIST (or ENOTEMPTY) and
+// both entries are kept; the swap stops and says so.
+func (w *work) put(from dir, name string, to dir) error {
+	err := from.renameNoReplace(name, to)
+	if !errors.Is(err, errNoRenameFlags) {
+		return err
+	}
+	if !from.isDir(name) {
+		w.hook("link " + name)
+		if err := from.link(name, to); err != nil {
+			return err
+		}
+		w.hook("linked " + name)
+		return from.unlink(name)
+	}
+	w.job.Placing = to.join(name)
+	if err := w.save(w.job.Phase); err != nil {
+		return err
+	}
+	w.hook("placeholder " + name)
+	if err := to.mkdir(name); err != nil {
+		return err
+	}
+	w.hook("placed " + name)
+	return from.renameOver(name, to)
+}
+
+// resolvePut settles a put between two directories that a crash
+// interrupted, keeping the entry in keep, and reports whether it found one:
+// both names one inode (the link made, its source not yet unlinked), or the
+// journal's placeholder, still an empty directory, in either directory. A
+// placeholder in keep is replaced by the directory; one in other goes.
+func (w *work) resolvePut(name string, keep, other dir) (bool, error) {
+	switch {
+	case keep.sameFile(name, other):
+		w.hook("unlink " + name)
+		return true, other.unlink(name)
+	case w.job.Placing == keep.join(name) && keep.isEmptyDir(name) && other.isDir(name):
+		w.hook("replace placeholder " + name)
+		if err := other.renameOver(name, keep); err != nil {
+			return false, err
+		}
+		return true, nil
+	case w.job.Placing == other.join(name) && other.isEmptyDir(name) && keep.isDir(name):
+		w.hook("remove placeholder " + name)
+		_, err := other.removeEmpty(name)
+		return err == nil, err
+	}
+	return false, nil
 }

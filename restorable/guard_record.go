@@ -1,0 +1,128 @@
+package restorable
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// GuardRecordFile is the file, in the directory the app runs in (the one
+// that holds cdk.json), in which Synth records every stack restorable guards.
+// Commit it. A stack it lists keeps its guard even when the code no longer
+// has a restorable construct in it, so that removing the last restorable
+// cluster, file system or vault from a stack is refused like any other
+// removal: without the guard, nothing would stop CloudFormation from deleting
+// them. The context key ContextGuardRecord names another file.
+const GuardRecordFile = "restorable.guards.json"
+
+// ContextGuardRecord is the context key that names the guard record file
+// instead of GuardRecordFile.
+const ContextGuardRecord = "restorable:guardRecord"
+
+// guardRecord is the file's content.
+type guardRecord struct {
+	Comment string `json:"comment"`
+	// Stacks are the construct paths of the guarded stacks.
+	Stacks []string `json:"stacks"`
+}
+
+const guardRecordComment = "Written by restorable at synth; commit it. Each stack listed keeps restorable's replacement guard, " +
+	"which refuses a deploy that deletes or replaces a database, file system or backup vault of the stack, even after its last restorable construct is removed. " +
+	"To stop guarding a stack for good, remove it here in the same commit that removes its restorable constructs."
+
+// guardRecordPath is the record file of app.
+func guardRecordPath(app constructs.Construct) string {
+	if v, ok := app.Node().TryGetContext(jsii.String(ContextGuardRecord)).(string); ok && v != "" {
+		return v
+	}
+	return GuardRecordFile
+}
+
+// readGuardRecord reads the record; a missing file is an empty record.
+func readGuardRecord(path string) (guardRecord, error) {
+	var rec guardRecord
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return rec, nil
+	}
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return rec, &InputError{Setting: path, Problem: "is not a restorable guard record (" + err.Error() + ")",
+			Fix: "restore it from version control; it is JSON of the form {\"stacks\": [\"<stack path>\", ...]}"}
+	}
+	return rec, nil
+}
+
+// keepRecordedGuards gives every stack of app that the record lists its
+// guard, if the code no longer does.
+func keepRecordedGuards(app awscdk.App, rec guardRecord) {
+	listed := map[string]bool{}
+	for _, s := range rec.Stacks {
+		listed[s] = true
+	}
+	for _, stack := range topLevelStacks(app) {
+		path := *stack.Node().Path()
+		if !listed[path] {
+			continue
+		}
+		if g, created := stackGuards.create(stack, newStackGuard); created {
+			registryOf(stack).add(path+"/"+GuardID, kindStackGuard, g.keptReport)
+		}
+	}
+}
+
+// recordGuards adds the app's guarded stacks to the record, and writes it if
+// that changes it.
+func recordGuards(app awscdk.App, path string, rec guardRecord) error {
+	have := map[string]bool{}
+	for _, s := range rec.Stacks {
+		have[s] = true
+	}
+	changed := false
+	for _, stack := range topLevelStacks(app) {
+		p := *stack.Node().Path()
+		stackGuards.mu.Lock()
+		_, guarded := stackGuards.byStack[stack]
+		stackGuards.mu.Unlock()
+		if guarded && !have[p] {
+			rec.Stacks, have[p], changed = append(rec.Stacks, p), true, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	sort.Strings(rec.Stacks)
+	rec.Comment = guardRecordComment
+	raw, _ := json.MarshalIndent(rec, "", "  ")
+	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}
+
+// topLevelStacks are the app's stacks that are not nested stacks: those under
+// the app, its stages and plain constructs.
+func topLevelStacks(scope constructs.IConstruct) []awscdk.Stack {
+	var out []awscdk.Stack
+	for _, child := range *scope.Node().Children() {
+		if *awscdk.Stack_IsStack(child) {
+			out = append(out, child.(awscdk.Stack))
+			continue
+		}
+		out = append(out, topLevelStacks(child)...)
+	}
+	return out
+}
+
+// keptReport describes, for the synth report, a guard that the record keeps.
+func (g *stackGuard) keptReport() []string {
+	return []string{
+		"guard:   kept by " + GuardRecordFile + ", though the stack has no restorable construct: a deploy that deletes or replaces a database, file system or backup vault the stack holds fails first",
+		"consent: cdk deploy -c '<stack>/<construct>.allowReplace=<physical ID>' for one resource; to stop guarding the stack, remove it from " + GuardRecordFile,
+	}
+}

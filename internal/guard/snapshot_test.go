@@ -387,7 +387,11 @@ func TestAFirstSightUpgradeIsPrecededByASnapshot(t *testing.T) {
 	_, f2, c2 := snapshotWorld(t)
 	f2.clusters[physicalCluster] = restoredCluster
 	for _, version := range []string{"16.4", "16"} {
-		_, _, err = c2.Handle(withDeadline(t, time.Minute), create(rawWatched(one(func() Resource { r := matching; r.BeforeChange = &BeforeChange{Watch: map[string]interface{}{"EngineVersion": version}, Keep: 3}; return r }()))), discard)
+		_, _, err = c2.Handle(withDeadline(t, time.Minute), create(rawWatched(one(func() Resource {
+			r := matching
+			r.BeforeChange = &BeforeChange{Watch: map[string]interface{}{"EngineVersion": version}, Keep: 3}
+			return r
+		}()))), discard)
 		require.NoError(t, err)
 	}
 	assert.Zero(t, f2.count("CreateDBClusterSnapshot"))

@@ -262,7 +262,7 @@ func (c *FileSystem) annotate(path string, p awsefs.FileSystemProps) {
 	if c.point != nil {
 		a.AddWarningV2(jsii.String("restorable:efsRestore"), jsii.String(path+": restoring recovery point "+c.point.ARN+
 			" into this file system, inside this deploy (up to 12 hours). AWS Backup restores it into a new directory off the root; then each entry at the root that the backup holds is swapped with the restored one, and the current one is kept in /.restorable/pre-restore-<time>-<request>; nothing is overwritten. "+
-			"Stop the writers (scale the service to 0) first, and start them after the deploy: clients that stay mounted keep using the entries that were swapped out, and a file written at the root during the swap can be lost. The same recovery point on later deploys does nothing; removing it removes the restore machinery and does nothing to the data."))
+			"Stop the writers (scale the service to 0) first, and start them after the deploy: clients that stay mounted keep using the entries that were swapped out, and a file written at the root during the swap is kept but stops the swap. The same recovery point on later deploys does nothing; removing it removes the restore machinery and does nothing to the data."))
 	}
 	if p.Encrypted != nil && !*p.Encrypted {
 		a.AddWarningV2(jsii.String("restorable:unencrypted"),

@@ -39,7 +39,10 @@ func Run(build func(app awscdk.App) error) {
 // every stack the guard record (GuardRecordFile) lists, and records the
 // stacks it guards there.
 func Synth(app awscdk.App) {
-	path := guardRecordPath(app)
+	path, err := guardRecordPath(app)
+	if err != nil {
+		panic(err)
+	}
 	rec, err := readGuardRecord(path)
 	if err != nil {
 		panic(err)

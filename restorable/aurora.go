@@ -232,6 +232,9 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.snapshotBeforeChange(props.SnapshotBeforeChange)
 	if c.protection = props.Protection; c.protection != nil {
 		c.protection.join(c, awsbackup.BackupResource_FromRdsDatabaseCluster(c.cluster), testedAurora, c.cluster.ClusterArn())
+		if c.key != nil {
+			c.protection.shareKey(c.key)
+		}
 	}
 	if props.StableEndpoint != nil {
 		c.addStableEndpoint(path, *props.StableEndpoint)

@@ -242,6 +242,10 @@ func defaultLogExports(engine string) []string {
 // with mod it logged ALTER ROLE ... PASSWORD and every bind parameter), and
 // from PostgreSQL 13 no bind parameter is written to any log line
 // (log_parameter_max_length and log_parameter_max_length_on_error = 0).
+// log_min_error_statement is panic, so a statement that fails (a failed
+// ALTER ROLE ... PASSWORD '...', an insert with literal values that breaks a
+// constraint) is not written to the log with its text; the error itself
+// still is (https://www.postgresql.org/docs/current/runtime-config-logging.html#GUC-LOG-MIN-ERROR-STATEMENT).
 // pg_stat_statements stays loaded, as in Aurora's default parameter group.
 //
 // MySQL, with Advanced Auditing
@@ -264,6 +268,7 @@ func defaultParameters(engine, major string) map[string]string {
 			"pgaudit.log_parameter":    "0",
 			"pgaudit.log_catalog":      "0",
 			"log_statement":            "none",
+			"log_min_error_statement":  "panic",
 		}
 		if n, err := strconv.Atoi(major); err == nil && n >= 13 {
 			params["log_parameter_max_length"] = "0"

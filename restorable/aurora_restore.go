@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/restorable-cdk/restorable/internal/contract"
 )
 
 // newRestoredCluster creates the awsrds.DatabaseClusterFromSnapshot that carries
@@ -90,6 +92,8 @@ func (c *AuroraCluster) applySource() {
 		return
 	}
 	c.cfn.SetStorageEncrypted((*bool)(nil))
+	// Tags change in place; the guard reads this one from the live cluster.
+	c.cfn.Tags().SetTag(jsii.String(contract.TagRestoredFrom), jsii.String(string(s.kind)), jsii.Number(100), jsii.Bool(true))
 	if c.cfn.KmsKeyId() != nil {
 		reason := "A restored cluster must not set StorageEncrypted: it is inherited from the snapshot or source cluster (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbcluster.html#cfn-rds-dbcluster-storageencrypted). KmsKeyId is set, so the restored cluster is encrypted with the cluster's customer-managed key whatever the source."
 		exceptions := make([]nagException, len(storageEncryptionRules))

@@ -101,19 +101,33 @@ func exceptBreakGlass(scope constructs.Construct) *map[string]interface{} {
 }
 
 // keyLossActions are the calls that make a key, and so every backup and
-// snapshot it encrypts, unusable.
-var keyLossActions = []string{"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"}
+// snapshot it encrypts, unusable, or loosen who may use it: scheduling its
+// deletion, disabling it or its rotation, replacing its policy, and revoking
+// the grants AWS services (RDS, EFS, AWS Backup) use it through
+// (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators
+// names them as key administration actions).
+var keyLossActions = []string{"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation", "kms:PutKeyPolicy", "kms:RevokeGrant"}
 
 // vaultLossActions are the calls that delete a vault or loosen its
-// protection; the vault access policy of AWS Backup can deny each
-// (https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html).
+// protection, each of which a vault access policy can deny: "A vault access
+// policy can deny access to the API operations that target a backup vault
+// and the ability to delete the stored recovery points"
+// (https://repost.aws/knowledge-center/backup-vault-access-policy); for the
+// vault's deletion, "make sure that the access policy that's attached to
+// your backup vault doesn't include an explicit Deny statement that denies
+// the DeleteBackupVault action" (https://repost.aws/knowledge-center/delete-aws-backup-vault).
+// Deleting a recovery point and shortening its lifecycle are denied to all
+// by BlockRecoveryPointDeletion (the example policies of
+// https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html).
+// A vault access policy binds only those who do not deploy the stack: the
+// SCPs in docs/scp bind deployers too (docs/security.md).
 var vaultLossActions = []string{
-	"backup:DeleteBackupVault",
-	"backup:DeleteBackupVaultAccessPolicy",
-	"backup:PutBackupVaultAccessPolicy",
-	"backup:DeleteBackupVaultLockConfiguration",
-	"backup:PutBackupVaultLockConfiguration",
-	"backup:DisassociateRecoveryPoint",
+	"backup:DeleteBackupVault",                  // targets the vault
+	"backup:DeleteBackupVaultAccessPolicy",      // targets the vault
+	"backup:PutBackupVaultAccessPolicy",         // targets the vault
+	"backup:DeleteBackupVaultLockConfiguration", // targets the vault
+	"backup:PutBackupVaultLockConfiguration",    // targets the vault
+	"backup:DisassociateRecoveryPoint",          // targets a recovery point in the vault
 }
 
 // hardenKey adds to a key restorable created the deny of keyLossActions to all

@@ -31,6 +31,8 @@ const waitTimeout = "43200"
 type fileSystemRestore struct {
 	mover                            awslambda.Function
 	moverRole, restoreRole, transfer awsiam.Role
+	cleaner                          awslambda.Function
+	cleanerRole                      awsiam.Role
 	transferSubnet                   awsec2.ISubnet
 	transferGroup                    awsec2.SecurityGroup
 	vpc                              awsec2.IVpc
@@ -46,6 +48,7 @@ func (c *FileSystem) addRestore(vpc awsec2.IVpc, subnets *awsec2.SubnetSelection
 	r.addMover(c, scope, vpc, subnets)
 	r.addRestoreRole(c, scope)
 	r.addTransfer(c, scope, vpc, subnets)
+	r.addCleaner(c, scope)
 	svc := restoreServiceOf(c)
 	svc.grantRestore(c, r)
 
@@ -94,11 +97,17 @@ func (c *FileSystem) addRestore(vpc awsec2.IVpc, subnets *awsec2.SubnetSelection
 			contract.RestoreTransferSecurityGroupID:  r.transferGroup.SecurityGroupId(),
 			contract.RestoreTransferSecurityGroupArn: securityGroupArn(stack, r.transferGroup),
 			contract.RestoreTransferRoleArn:          r.transfer.RoleArn(),
+			contract.RestoreCleanerFunction:          r.cleaner.FunctionArn(),
+			contract.RestoreAlertTopicArn:            alertTopicArn(c.protection),
 		},
 		// Removing the restore stops its execution, if it still runs; it
-		// never touches restored data.
+		// never touches restored data. A stop that fails is also told to
+		// the protection's alert topic (internal/efsrestore: alertOnFailure).
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	if topic := c.protection.AlertTopic(); topic != nil {
+		topic.GrantPublish(svc.role)
+	}
 	startCfn := r.start.Node().DefaultChild().(awscdk.CfnResource)
 	// The guard first: a refused deploy starts no restore. The file system
 	// next, so its policy lets the mover in before the restore starts.
@@ -205,6 +214,14 @@ func (r *fileSystemRestore) addRestoreRole(c *FileSystem, scope constructs.Const
 	} {
 		r.restoreRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
 	}
+	// The temporary file system AWS Backup creates is not known at synth, so
+	// the role restores into file-system/*; but never into a file system of a
+	// CloudFormation stack but this one.
+	r.restoreRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("NeverIntoAnotherStacksFileSystem"), Effect: awsiam.Effect_DENY,
+		Actions: jsii.Strings("elasticfilesystem:Restore"), NotResources: jsii.Strings(*c.fs.FileSystemArn()),
+		Conditions: &map[string]interface{}{"Null": map[string]interface{}{"aws:ResourceTag/aws:cloudformation:stack-id": "false"}},
+	}))
 	suppressNag(r.restoreRole, true, nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:(kms:.+:key|elasticfilesystem:.+:file-system)\/\*$/`},
 		reason: "AWS Backup restores with the key of the vault that holds the recovery point, which the deploy does not know, and, for a recovery point of another file system, into a temporary file system it creates during the deploy. " +
 			"KMS use is limited to requests made through EFS (kms:ViaService) and grants for AWS resources; the role cannot delete a file system; only AWS Backup can assume it, and only the restore's orchestrator can pass it."})
@@ -255,6 +272,42 @@ func (r *fileSystemRestore) addTransfer(c *FileSystem, scope constructs.Construc
 	}))
 }
 
+// addCleaner creates the cleaner: a function, outside the VPC, that deletes
+// what a copy created, with a role of its own that may delete only file
+// systems and DataSync tasks and locations carrying this restore's tag, and
+// may tag nothing. The orchestrator tags and deletes nothing, so no one
+// principal can tag a file system it did not create and then delete it.
+func (r *fileSystemRestore) addCleaner(c *FileSystem, scope constructs.Construct) {
+	stack := awscdk.Stack_Of(c)
+	r.cleaner, r.cleanerRole = newHandlerFunction(scope, "Cleaner", contract.HandlerEFSCleaner, functionOptions{
+		description: "restorable: deletes the temporary file system and DataSync resources of a copy into " + *c.Node().Path(),
+		timeout:     awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+	slash := func(service, resource string) string {
+		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ResourceName: jsii.String("*")})
+	}
+	fileSystems := slash("elasticfilesystem", "file-system")
+	tagged := map[string]interface{}{"StringEquals": map[string]interface{}{"aws:ResourceTag/" + contract.TagRecoveryPoint: c.point.ID}}
+	for _, st := range []*awsiam.PolicyStatementProps{
+		{Sid: jsii.String("FindTheTemporaryFileSystem"), Actions: jsii.Strings("elasticfilesystem:DescribeFileSystems", "elasticfilesystem:DescribeMountTargets"),
+			Resources: jsii.Strings(fileSystems)},
+		{Sid: jsii.String("DeleteOnlyTaggedFileSystems"), Actions: jsii.Strings("elasticfilesystem:UntagResource", "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:DeleteFileSystem"),
+			Resources: jsii.Strings(fileSystems), Conditions: &tagged},
+		{Sid: jsii.String("NeverAStacksFileSystem"), Effect: awsiam.Effect_DENY, Actions: jsii.Strings("elasticfilesystem:UntagResource", "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:DeleteFileSystem"),
+			Resources:  jsii.Strings(fileSystems),
+			Conditions: &map[string]interface{}{"Null": map[string]interface{}{"aws:ResourceTag/aws:cloudformation:stack-id": "false"}}},
+		{Sid: jsii.String("NeverThisFileSystem"), Effect: awsiam.Effect_DENY, Actions: jsii.Strings("elasticfilesystem:UntagResource", "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:DeleteFileSystem"),
+			Resources: jsii.Strings(*c.fs.FileSystemArn())},
+		{Sid: jsii.String("DeleteOnlyTaggedTransfers"), Actions: jsii.Strings("datasync:DeleteTask", "datasync:DeleteLocation"),
+			Resources: jsii.Strings(slash("datasync", "task"), slash("datasync", "location")), Conditions: &tagged},
+	} {
+		r.cleanerRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+	}
+	suppressNag(r.cleanerRole, true, nagException{rule: nagWildcard,
+		appliesTo: []string{`/^Resource::arn:.+:(elasticfilesystem:.+:file-system|datasync:.+:(task|location))\/\*$/`},
+		reason:    "A copy's temporary file system and DataSync resources are created during the deploy, so their IDs are not known: the cleaner may delete only what carries this restore's tag (aws:ResourceTag), never a file system of a CloudFormation stack, and may tag nothing; its code deletes only the file system whose creation token names the request. It exists only in a deploy that restores."})
+}
+
 // subnetArn and securityGroupArn are the ARNs DataSync takes.
 func subnetArn(stack awscdk.Stack, subnet awsec2.ISubnet) *string {
 	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("subnet"), ResourceName: subnet.SubnetId()})
@@ -274,4 +327,12 @@ func isTrue(v interface{}) bool {
 		return b != nil && *b
 	}
 	return false
+}
+
+// alertTopicArn is the protection's alert topic, or "" without one.
+func alertTopicArn(p *Protection) interface{} {
+	if t := p.AlertTopic(); t != nil {
+		return t.TopicArn()
+	}
+	return ""
 }

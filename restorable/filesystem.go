@@ -163,6 +163,9 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 		c.protection = StackProtection(c)
 	}
 	c.protection.join(c, awsbackup.BackupResource_FromEfsFileSystem(c.fs), testedEFS, c.fs.FileSystemArn())
+	if c.key != nil {
+		c.protection.shareKey(c.key)
+	}
 	c.guard = guardOf(c).protect(c, c.cfn, props.AllowReplace, props.Adopt, nil, c.guardCreateOnly)
 	var restorers []*string
 	if c.point != nil {

@@ -82,6 +82,8 @@ func plainReaders(r awscdk.CfnResource) (source, createOnly func() map[string]in
 		return empty, func() map[string]interface{} { return fileSystemCreateOnly(l1) }, true
 	case awsbackup.CfnBackupVault:
 		return empty, func() map[string]interface{} { return vaultCreateOnly(l1) }, true
+	case awsbackup.CfnLogicallyAirGappedBackupVault:
+		return empty, func() map[string]interface{} { return airGapCreateOnly(l1) }, true
 	}
 	return nil, nil, false
 }

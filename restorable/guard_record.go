@@ -3,9 +3,11 @@ package restorable
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -28,7 +30,8 @@ const ContextGuardRecord = "restorable:guardRecord"
 // guardRecord is the file's content.
 type guardRecord struct {
 	Comment string `json:"comment"`
-	// Stacks are the construct paths of the guarded stacks.
+	// Stacks are the names of the guarded stacks (their CloudFormation
+	// stack names, which a new construct path for the same stack keeps).
 	Stacks []string `json:"stacks"`
 }
 
@@ -36,12 +39,18 @@ const guardRecordComment = "Written by restorable at synth; commit it. Each stac
 	"which refuses a deploy that deletes or replaces a database, file system or backup vault of the stack, even after its last restorable construct is removed. " +
 	"To stop guarding a stack for good, remove it here in the same commit that removes its restorable constructs."
 
-// guardRecordPath is the record file of app.
-func guardRecordPath(app constructs.Construct) string {
+// guardRecordPath is the record file of app. A file named by the context
+// must exist: a -c restorable:guardRecord=<new file> would otherwise drop
+// every kept guard for one deploy.
+func guardRecordPath(app constructs.Construct) (string, error) {
 	if v, ok := app.Node().TryGetContext(jsii.String(ContextGuardRecord)).(string); ok && v != "" {
-		return v
+		if _, err := os.Stat(v); err != nil {
+			return "", &InputError{Setting: ContextGuardRecord, Value: v, Problem: "names a guard record that cannot be read (" + err.Error() + "), so the guards it keeps would be dropped",
+				Fix: "name the committed record file, or leave the key out to use " + GuardRecordFile}
+		}
+		return v, nil
 	}
-	return GuardRecordFile
+	return GuardRecordFile, nil
 }
 
 // readGuardRecord reads the record; a missing file is an empty record.
@@ -69,31 +78,32 @@ func keepRecordedGuards(app awscdk.App, rec guardRecord) {
 		listed[s] = true
 	}
 	for _, stack := range topLevelStacks(app) {
-		path := *stack.Node().Path()
-		if !listed[path] {
+		if !listed[*stack.StackName()] {
 			continue
 		}
 		if g, created := stackGuards.create(stack, newStackGuard); created {
-			registryOf(stack).add(path+"/"+GuardID, kindStackGuard, g.keptReport)
+			registryOf(stack).add(*stack.Node().Path()+"/"+GuardID, kindStackGuard, g.keptReport)
 		}
 	}
 }
 
 // recordGuards adds the app's guarded stacks to the record, and writes it if
-// that changes it.
+// that changes it, saying so: a record that is not committed keeps nothing.
 func recordGuards(app awscdk.App, path string, rec guardRecord) error {
 	have := map[string]bool{}
 	for _, s := range rec.Stacks {
 		have[s] = true
 	}
 	changed := false
+	var added []string
 	for _, stack := range topLevelStacks(app) {
-		p := *stack.Node().Path()
+		p := *stack.StackName()
 		stackGuards.mu.Lock()
 		_, guarded := stackGuards.byStack[stack]
 		stackGuards.mu.Unlock()
 		if guarded && !have[p] {
 			rec.Stacks, have[p], changed = append(rec.Stacks, p), true, true
+			added = append(added, p)
 		}
 	}
 	if !changed {
@@ -102,7 +112,11 @@ func recordGuards(app awscdk.App, path string, rec guardRecord) error {
 	sort.Strings(rec.Stacks)
 	rec.Comment = guardRecordComment
 	raw, _ := json.MarshalIndent(rec, "", "  ")
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
+	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "restorable: %s now lists %s: commit it, or a fresh clone (a CI job) keeps no guard for these stacks once their last restorable construct is gone\n", path, strings.Join(added, ", "))
+	return nil
 }
 
 // topLevelStacks are the app's stacks that are not nested stacks: those under

@@ -40,10 +40,25 @@ type ProtectionProps struct {
 	// (NewRecoveryVault, RecoveryVaultArn).
 	// Default: a name CloudFormation generates.
 	VaultName string
-	// CopyToVaultArn copies every recovery point to this vault, in another
-	// region, for disaster recovery (see RecoveryVaultArn).
+	// CopyToVaultArn copies every recovery point to this vault: in another
+	// region, for disaster recovery (see RecoveryVaultArn), or in another
+	// account of the organization (see NewBackupDestination), in any region.
 	// Default: no copies.
 	CopyToVaultArn string
+	// AirGap configures the copy of every recovery point into a logically
+	// air-gapped vault, which no principal of this account can empty early.
+	// Default: on, into a new logically air-gapped vault in the stack, kept
+	// from the shortest to the longest retention of the rules (35 to 365 days
+	// with DefaultRules); off with Plan (restorable adds copies only to its
+	// own plan).
+	AirGap *AirGapProps
+	// Alerts configures the alerts, through EventBridge to an SNS topic, on
+	// every attempt to weaken the protection (a vault policy, lock or
+	// recovery point call; a plan or selection changed or deleted; a key
+	// scheduled for deletion or disabled) and on every failed, expired or
+	// aborted backup or copy job.
+	// Default: on, to a new encrypted topic.
+	Alerts *AlertProps
 	// RestoreTesting rehearses restores on a schedule with an AWS Backup
 	// restore testing plan: AWS Backup restores the latest recovery point of
 	// each protected resource into a new, temporary resource, keeps it for the
@@ -70,8 +85,31 @@ type Protection struct {
 	continuous float64 // retention in days of the plan's continuous rule, 0 if none
 	guard      *guardEntry
 	copyVault  string
+	airGap     *airGap
+	alerts     *alerts
+	// noAirGap says why there is no air-gapped copy, for the report.
+	noAirGap   string
 	selections int
 	testing    *restoreTesting
+	// copyAccount is the other account copies go to, if any.
+	copyAccount string
+	// clusterStacks are the stacks of the clusters that joined.
+	clusterStacks []awscdk.Stack
+}
+
+// clusterStackIDs are the stack IDs of the clusters that joined, the
+// protection's own stack's at least.
+func (p *Protection) clusterStackIDs() []*string {
+	stacks := append([]awscdk.Stack{awscdk.Stack_Of(p)}, p.clusterStacks...)
+	seen := map[awscdk.Stack]bool{}
+	var out []*string
+	for _, s := range stacks {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s.StackId())
+		}
+	}
+	return out
 }
 
 // NewProtection creates AWS Backup protection. Resources join it through their
@@ -86,23 +124,46 @@ func NewProtection(scope constructs.Construct, id *string, props *ProtectionProp
 		pp = *props
 	}
 	if pp.CopyToVaultArn != "" {
-		if err := validateVaultArn("CopyToVaultArn", pp.CopyToVaultArn, stackRegion(p)); err != nil {
+		if err := validateVaultArn("CopyToVaultArn", pp.CopyToVaultArn, stackRegion(p), *awscdk.Stack_Of(p).Account()); err != nil {
 			panic(atConstruct(path, err))
 		}
 		p.copyVault = pp.CopyToVaultArn
+		if a, err := parseARN("CopyToVaultArn", pp.CopyToVaultArn); err == nil && a.AccountID != *awscdk.Stack_Of(p).Account() && !isToken(*awscdk.Stack_Of(p).Account()) {
+			p.copyAccount = a.AccountID
+		}
 	}
 	p.vault = pp.Vault
 	if p.vault == nil {
 		p.vault = p.newVault(path, pp)
+		p.shareKey(p.vaultKey)
+	}
+	rules := pp.Rules
+	if rules == nil {
+		rules = DefaultRules()
+	}
+	switch {
+	case pp.AirGap != nil && pp.AirGap.Disabled:
+		p.noAirGap = "off (AirGap.Disabled): a principal who can deploy this stack can still delete every recovery point"
+	case pp.Plan != nil:
+		p.noAirGap = "off: the plan is not restorable's (Plan), so restorable adds no copy to it; add a copy action to a logically air-gapped vault yourself"
+	default:
+		var ap AirGapProps
+		if pp.AirGap != nil {
+			ap = *pp.AirGap
+		}
+		p.airGap = p.newAirGap(path, ap, rules)
 	}
 	p.role = p.newRole()
 	p.plan = pp.Plan
 	if p.plan == nil {
-		rules := pp.Rules
-		if rules == nil {
-			rules = DefaultRules()
-		}
 		p.plan = p.newPlan(path, rules, pp.VaultLock)
+	}
+	if pp.Alerts == nil || !pp.Alerts.Disabled {
+		var ap AlertProps
+		if pp.Alerts != nil {
+			ap = *pp.Alerts
+		}
+		p.alerts = p.newAlerts(ap)
 	}
 	if pp.RestoreTesting != nil {
 		p.testing = newRestoreTesting(p, path, *pp.RestoreTesting)
@@ -160,12 +221,24 @@ func (p *Protection) newPlan(path string, rules []*awsbackup.BackupPlanRuleProps
 		if rule.EnableContinuousBackup != nil && *rule.EnableContinuousBackup && rule.DeleteAfter != nil && !unresolved(rule.DeleteAfter) {
 			p.continuous = *rule.DeleteAfter.ToDays(nil)
 		}
+		var copies []*awsbackup.BackupPlanCopyActionProps
 		if p.copyVault != "" {
-			rule.CopyActions = &[]*awsbackup.BackupPlanCopyActionProps{{
+			copies = append(copies, &awsbackup.BackupPlanCopyActionProps{
 				DestinationBackupVault: awsbackup.BackupVault_FromBackupVaultArn(p, jsii.String("CopyVault"+*rule.RuleName), jsii.String(p.copyVault)),
 				DeleteAfter:            rule.DeleteAfter,
 				MoveToColdStorageAfter: rule.MoveToColdStorageAfter,
-			}}
+			})
+		}
+		if p.airGap != nil {
+			// Kept warm: the copy's retention must lie within the vault's
+			// bounds, which hold every rule's DeleteAfter.
+			copies = append(copies, &awsbackup.BackupPlanCopyActionProps{
+				DestinationBackupVault: awsbackup.BackupVault_FromBackupVaultArn(p, jsii.String("AirGapVault"+*rule.RuleName), jsii.String(p.airGap.arn)),
+				DeleteAfter:            p.airGap.copyRetention(r),
+			})
+		}
+		if len(copies) > 0 {
+			rule.CopyActions = &copies
 		}
 		plan.AddRule(awsbackup.NewBackupPlanRule(&rule))
 	}
@@ -196,6 +269,9 @@ func (p *Protection) newRole() awsiam.Role {
 	if p.copyVault != "" {
 		vaults = append(vaults, jsii.String(p.copyVault))
 	}
+	if p.airGap != nil {
+		vaults = append(vaults, jsii.String(p.airGap.arn))
+	}
 	statements := []awsiam.PolicyStatement{
 		statement("EFSBackup", []string{"elasticfilesystem:Backup", "elasticfilesystem:DescribeTags"},
 			jsii.Strings(arn("elasticfilesystem", "file-system")+"/*"), nil),
@@ -203,8 +279,16 @@ func (p *Protection) newRole() awsiam.Role {
 		// matched within this account and region.
 		statement("AuroraDescribe", []string{"rds:DescribeDBClusters", "rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterAutomatedBackups", "rds:ListTagsForResource"},
 			jsii.Strings("*"), nil),
-		statement("AuroraSnapshot", []string{"rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource", "rds:ModifyDBCluster"},
+		statement("AuroraSnapshot", []string{"rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"},
 			jsii.Strings(arn("rds", "cluster:*"), arn("rds", "cluster-snapshot:*")), nil),
+		// AWS Backup sets the backup retention of a cluster with continuous
+		// backup (ModifyDBCluster, as AWSBackupServiceRolePolicyForBackup
+		// grants); only on the clusters of the stacks whose clusters joined
+		// this protection, by the tag CloudFormation puts on every resource
+		// it creates (aws:cloudformation:stack-id:
+		// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-resource-tags.html).
+		statement("AuroraContinuousRetention", []string{"rds:ModifyDBCluster"}, jsii.Strings(arn("rds", "cluster:*")),
+			map[string]interface{}{"StringEquals": map[string]interface{}{"aws:ResourceTag/aws:cloudformation:stack-id": awscdk.Lazy_List(&lazyList{p.clusterStackIDs}, nil)}}),
 		statement("AuroraBackupLifecycle", []string{"rds:DeleteDBClusterSnapshot", "rds:ModifyDBClusterSnapshotAttribute"},
 			jsii.Strings(arn("rds", "cluster-snapshot:awsbackup:*")), nil),
 		statement("AuroraContinuousLifecycle", []string{"rds:DeleteDBClusterAutomatedBackup"},
@@ -250,6 +334,9 @@ func (p *Protection) newRole() awsiam.Role {
 // testing plan if it has one.
 func (p *Protection) join(scope constructs.Construct, resource awsbackup.BackupResource, kind testedType, arn *string) awsbackup.BackupSelection {
 	p.selections++
+	if kind == testedAurora {
+		p.clusterStacks = append(p.clusterStacks, awscdk.Stack_Of(scope))
+	}
 	if p.testing != nil {
 		p.testing.add(kind, arn)
 	}
@@ -285,6 +372,16 @@ func (p *Protection) reportLines() []string {
 	if p.copyVault != "" {
 		lines = append(lines, "copies:  every recovery point to "+p.copyVault)
 	}
+	if p.airGap != nil {
+		lines = append(lines, p.airGap.reportLines()...)
+	} else {
+		lines = append(lines, "air gap: "+p.noAirGap)
+	}
+	if p.alerts != nil {
+		lines = append(lines, p.alerts.reportLines()...)
+	} else {
+		lines = append(lines, "alerts:  off (Alerts.Disabled): nothing reports a deleted plan, a loosened vault or key, or a failed backup")
+	}
 	if p.testing != nil {
 		lines = append(lines, fmt.Sprintf("drills:  AWS Backup restores the latest recovery point of each resource on schedule, keeps the copy %g hours for checks, then deletes it", p.testing.validation))
 	}
@@ -294,4 +391,22 @@ func (p *Protection) reportLines() []string {
 			"consent: cdk deploy -c '"+ContextKey(*p.Node().Path(), ContextAllowReplace)+"=<current vault name>'")
 	}
 	return lines
+}
+
+// shareKey lets the account that copies go to decrypt what key encrypts,
+// through AWS services only: a copy into another account needs the source's
+// key shared with it ("you must share the KMS key with the destination
+// account": https://docs.aws.amazon.com/aws-backup/latest/devguide/create-cross-account-backup.html).
+func (p *Protection) shareKey(key awskms.IKey) {
+	k, ok := key.(awskms.Key)
+	if p.copyAccount == "" || !ok {
+		return
+	}
+	k.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CopiesIntoTheBackupAccount"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(jsii.String(p.copyAccount))},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}},
+	}), jsii.Bool(false))
 }

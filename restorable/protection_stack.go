@@ -55,7 +55,11 @@ func StackProtection(scope constructs.Construct) *Protection {
 	return stackProtections.of(scope, func(stack awscdk.Stack) *Protection { return newStackProtection(stack, nil) })
 }
 
-func validateVaultArn(setting, v, region string) error {
+// validateVaultArn checks a copy destination: a vault ARN, in another region
+// (a copy there survives the loss of the stack's region) or in another
+// account (a copy there survives the loss of this account's credentials),
+// or, with region "", anywhere.
+func validateVaultArn(setting, v, region, account string) error {
 	if isToken(v) {
 		return nil
 	}
@@ -67,9 +71,10 @@ func validateVaultArn(setting, v, region string) error {
 		return inputErr(setting, v, "is not an AWS Backup vault ARN",
 			"give the ARN of the destination vault: arn:aws:backup:<region>:<account>:backup-vault:<name>")
 	}
-	if region != "" && !isToken(region) && a.Region == region {
-		return inputErr(setting, v, "is in the stack's own region, "+region+", so a copy there does not survive the loss of the region",
-			"give a vault in another region (for example one that a DR stack deployed there owns)")
+	otherAccount := account != "" && !isToken(account) && a.AccountID != account
+	if region != "" && !isToken(region) && a.Region == region && !otherAccount {
+		return inputErr(setting, v, "is in the stack's own region, "+region+", and account, so a copy there survives neither the loss of the region nor of the account",
+			"give a vault in another region (for example one that a DR stack deployed there owns, RecoveryVaultArn), or in another account (NewBackupDestination); for a logically air-gapped vault use AirGap")
 	}
 	return nil
 }

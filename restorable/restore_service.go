@@ -60,10 +60,14 @@ func newRestoreService(stack awscdk.Stack) *restoreService {
 		Comment:          jsii.String("restorable: restores an EFS recovery point, puts the files in place, and tells CloudFormation"),
 		DefinitionBody:   awsstepfunctions.DefinitionBody_FromString(jsii.String(stepDefinition(*s.fn.FunctionArn()))),
 		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
+		// Errors only, without execution data: an execution's input carries
+		// the wait condition's presigned URL, which lets anyone who reads it
+		// end the deploy's wait
+		// (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html#cloudwatch-log-level).
 		Logs: &awsstepfunctions.LogOptions{
 			Destination:          newLogGroup(scope, "StateMachineLogs"),
-			Level:                awsstepfunctions.LogLevel_ALL,
-			IncludeExecutionData: jsii.Bool(true),
+			Level:                awsstepfunctions.LogLevel_ERROR,
+			IncludeExecutionData: jsii.Bool(false),
 		},
 		TracingEnabled: jsii.Bool(true),
 	})
@@ -90,6 +94,8 @@ func newRestoreService(stack awscdk.Stack) *restoreService {
 			reason: "The executions of this stack's restore state machine, named after the CloudFormation request that starts them."},
 		nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:(elasticfilesystem:.+:file-system|datasync:.+:(task|location)|ec2:.+:(network-interface|subnet|security-group))\/\*$/`, `/^Resource::arn:.+:datasync:.+:task\/\*\/execution\/\*$/`},
 			reason: "A copy's temporary file system and DataSync resources are created during the deploy, so their IDs are not known: every change to them requires the recovery point's tag (aws:ResourceTag/aws:RequestTag), file systems of any CloudFormation stack are denied, and network interfaces are limited to the VPC (ec2:Vpc)."})
+	suppressNag(machine, false, nagException{rule: "AwsSolutions-SF1",
+		reason: "The state machine logs errors, without execution data: its input carries the wait condition's presigned URL. Each step's own log (the orchestrator function's) records what the restore did."})
 	suppressNag(machine, true, nagException{rule: nagWildcard, appliesTo: []string{"Resource::*", `/^Resource::<.+\.Arn>:\*$/`},
 		reason: "The state machine's role may set up delivery of its logs and X-Ray traces, whose actions support no resource-level permissions (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html#cloudwatch-iam-policy), and invoke the stack's own restore function and its versions."})
 	return s
@@ -175,8 +181,10 @@ func (s *restoreService) grantRestore(c *FileSystem, r *fileSystemRestore) {
 		{Sid: sid("ReadFileSystems"), Actions: jsii.Strings("elasticfilesystem:DescribeFileSystems", "elasticfilesystem:DescribeMountTargets"),
 			Resources: jsii.Strings(fileSystems)},
 		{Sid: sid("TagTheTemporaryFileSystem"), Actions: jsii.Strings("elasticfilesystem:TagResource"), Resources: jsii.Strings(fileSystems), Conditions: &tagging},
-		{Sid: sid("ChangeOnlyTaggedFileSystems"), Actions: jsii.Strings("elasticfilesystem:TagResource", "elasticfilesystem:UntagResource",
-			"elasticfilesystem:CreateMountTarget", "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:DeleteFileSystem"),
+		// It creates and tags, and deletes nothing: the cleaner (another
+		// principal, which cannot tag) deletes what carries the tag
+		// (internal/efsrestore/cleaner.go).
+		{Sid: sid("MountOnlyTaggedFileSystems"), Actions: jsii.Strings("elasticfilesystem:TagResource", "elasticfilesystem:CreateMountTarget"),
 			Resources: jsii.Strings(fileSystems), Conditions: &tagged},
 		{Sid: sid("NeverAStacksFileSystem"), Effect: awsiam.Effect_DENY, Actions: jsii.Strings("elasticfilesystem:TagResource", "elasticfilesystem:UntagResource",
 			"elasticfilesystem:CreateMountTarget", "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:DeleteFileSystem"),
@@ -185,6 +193,7 @@ func (s *restoreService) grantRestore(c *FileSystem, r *fileSystemRestore) {
 		{Sid: sid("NeverThisFileSystem"), Effect: awsiam.Effect_DENY, Actions: jsii.Strings("elasticfilesystem:TagResource", "elasticfilesystem:UntagResource",
 			"elasticfilesystem:CreateMountTarget", "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:DeleteFileSystem"),
 			Resources: jsii.Strings(*c.fs.FileSystemArn())},
+		{Sid: sid("RunTheCleaner"), Actions: jsii.Strings("lambda:InvokeFunction"), Resources: &[]*string{r.cleaner.FunctionArn()}},
 		// CreateMountTarget also needs these EC2 actions of its caller
 		// (https://docs.aws.amazon.com/efs/latest/ug/API_CreateMountTarget.html);
 		// the interface may be made only in the file system's VPC.
@@ -195,7 +204,7 @@ func (s *restoreService) grantRestore(c *FileSystem, r *fileSystemRestore) {
 		{Sid: sid("DescribeNetworks"), Actions: jsii.Strings("ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"), Resources: jsii.Strings("*")},
 		{Sid: sid("CreateTaggedTransfers"), Actions: jsii.Strings("datasync:CreateLocationEfs", "datasync:CreateTask", "datasync:TagResource"),
 			Resources: jsii.Strings("*", slash("datasync", "location"), slash("datasync", "task")), Conditions: &tagging},
-		{Sid: sid("RunTaggedTransfers"), Actions: jsii.Strings("datasync:StartTaskExecution", "datasync:DeleteTask", "datasync:DeleteLocation"),
+		{Sid: sid("RunTaggedTransfers"), Actions: jsii.Strings("datasync:StartTaskExecution"),
 			Resources: jsii.Strings(slash("datasync", "task"), slash("datasync", "location")), Conditions: &tagged},
 		{Sid: sid("FollowTransfers"), Actions: jsii.Strings("datasync:DescribeTaskExecution"), Resources: jsii.Strings(arn("datasync", "task/*/execution/*"))},
 		{Sid: sid("PassTheTransferRole"), Actions: jsii.Strings("iam:PassRole"), Resources: &[]*string{r.transfer.RoleArn()},

@@ -62,7 +62,7 @@ func TestAuroraSourceResolveRejectsBadInputWithValueAndFix(t *testing.T) {
 		{"instance snapshot", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:snapshot:mydb-snap"}, "", "AuroraSource.SnapshotIdentifier", "DB instance snapshot", "cluster-snapshot"},
 		{"another service", AuroraSource{SnapshotIdentifier: "arn:aws:s3:::my-bucket"}, "", "AuroraSource.SnapshotIdentifier", "no region", "full ARN"},
 		{"another service with region", AuroraSource{SnapshotIdentifier: "arn:aws:ec2:ap-northeast-1:123456789012:snapshot/snap-0123"}, "", "AuroraSource.SnapshotIdentifier", `"ec2" service`, "DB cluster snapshot"},
-		{"EFS recovery point", AuroraSource{SnapshotIdentifier: "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"}, "", "AuroraSource.SnapshotIdentifier", "another service", "efsRecoveryPointArn"},
+		{"EFS recovery point", AuroraSource{SnapshotIdentifier: "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"}, "", "AuroraSource.SnapshotIdentifier", "logically air-gapped vault", "efsRecoveryPointArn"},
 		{"continuous backup recovery point", AuroraSource{SnapshotIdentifier: "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:continuous:cluster-abc-1234"}, "", "AuroraSource.SnapshotIdentifier", "restored by time", "restoreToTime"},
 		{"cluster ARN instead of snapshot", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1:123456789012:cluster:prod"}, "", "AuroraSource.SnapshotIdentifier", "DB cluster ARN", "restoreToTime"},
 		{"malformed ARN", AuroraSource{SnapshotIdentifier: "arn:aws:rds:ap-northeast-1"}, "", "AuroraSource.SnapshotIdentifier", "not a valid ARN", "arn:<partition>"},

@@ -91,8 +91,8 @@ func validateSnapshotIdentifier(setting, v, region string) error {
 		return inputErr(setting, v, "is an AWS Backup continuous backup, which is restored by time, not as a snapshot",
 			"restore to a point in time: -c restoreToTime=<RFC 3339 time> -c restoreSourceCluster=<cluster identifier>")
 	case a.Service == "backup" && strings.HasPrefix(a.Resource, "recovery-point:"):
-		return inputErr(setting, v, "is an AWS Backup recovery point of another service (such as EFS); AWS Backup keeps an Aurora cluster's recovery points as DB cluster snapshots, whose ARNs look like arn:aws:rds:<region>:<account>:cluster-snapshot:awsbackup:job-<id>",
-			"list the cluster's recovery points with aws backup list-recovery-points-by-resource --resource-arn <cluster ARN> and give one of those; give an EFS recovery point to efsRecoveryPointArn instead")
+		return inputErr(setting, v, "is an AWS Backup recovery point ARN, which CloudFormation cannot restore a cluster from: in the stack's own vault AWS Backup keeps an Aurora cluster's recovery points as DB cluster snapshots (arn:aws:rds:<region>:<account>:cluster-snapshot:awsbackup:job-<id>), but a recovery point in a logically air-gapped vault, or of an EFS file system, is not one",
+			"for an Aurora copy in a logically air-gapped vault, copy it into the stack's vault first: aws backup start-copy-job --recovery-point-arn "+v+" --source-backup-vault-name <air-gapped vault> --destination-backup-vault-arn <stack output vault ARN> --iam-role-arn <the protection's BackupRole ARN>, then give the copy's cluster-snapshot ARN (aws backup describe-copy-job); give an EFS recovery point to efsRecoveryPointArn instead")
 	case a.Service != "rds":
 		return inputErr(setting, v, fmt.Sprintf("is an ARN of the %q service, not a DB cluster snapshot", a.Service),
 			"give the name or ARN (arn:aws:rds:<region>:<account>:cluster-snapshot:<name>) of a DB cluster snapshot")

@@ -79,7 +79,8 @@ func TestCLISynthesizesTheExample(t *testing.T) {
 	require.NoError(t, err, out)
 	cliNew = dir
 	// The app prints what each deploy would do, by itself.
-	assert.Contains(t, out, "restorable: 3 restorable resource(s)")
+	assert.Contains(t, out, "restorable: 4 restorable resource(s)")
+	assert.Contains(t, out, "RedmineStack/RestorableProtection/AirGap (backup vault)")
 	assert.Contains(t, out, "RedmineStack/Database (Aurora cluster)\n    source:  new, empty cluster")
 	assert.Contains(t, out, "outputs: DatabaseClusterIdentifier (current identifier)")
 	// CloudFormation Validate finds nothing, and the one annotation is the

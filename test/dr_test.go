@@ -104,8 +104,10 @@ func TestTheDRExample(t *testing.T) {
 		want := "arn:aws:backup:ap-northeast-3:123456789012:backup-vault:redmine-dr"
 		for _, r := range props(plan)["BackupPlan"].(map[string]interface{})["BackupPlanRule"].([]interface{}) {
 			copies := r.(map[string]interface{})["CopyActions"].([]interface{})
-			require.Len(t, copies, 1)
+			require.Len(t, copies, 2, "to the recovery vault, and to the stack's air-gapped vault")
 			assert.Equal(t, want, copies[0].(map[string]interface{})["DestinationBackupVaultArn"])
+			airGapID, _ := onlyResource(t, s.primary, "AWS::Backup::LogicallyAirGappedBackupVault")
+			assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{airGapID, "BackupVaultArn"}}, copies[1].(map[string]interface{})["DestinationBackupVaultArn"])
 		}
 		assert.NotContains(t, fmtJSON(s.primary), "Fn::ImportValue")
 	})
@@ -120,14 +122,14 @@ func TestTheDRExample(t *testing.T) {
 		assert.Equal(t, map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}, keys["Condition"])
 		assert.Contains(t, fmtJSON(statementBySid(t, st, "Vaults")["Resource"]), "backup-vault:redmine-dr")
 	})
-	t.Run("the recovery stack is the same app, with the same logical IDs, not copying, and warns that it is empty", func(t *testing.T) {
+	t.Run("the recovery stack is the same app, with the same logical IDs, not copying to another region, and warns that it is empty", func(t *testing.T) {
 		for _, typ := range []string{"AWS::RDS::DBCluster", "AWS::EFS::FileSystem", "AWS::ECS::Service", "AWS::Route53::RecordSet"} {
 			p, _ := resourcesOfType(t, s.primary, typ)
 			r, _ := resourcesOfType(t, s.recovery, typ)
 			assert.Equal(t, p, r, typ)
 		}
 		_, recoveryPlan := onlyResource(t, s.recovery, "AWS::Backup::BackupPlan")
-		assert.NotContains(t, fmtJSON(recoveryPlan), "CopyActions")
+		assert.NotContains(t, fmtJSON(recoveryPlan), "backup-vault:redmine-dr", "no copies to another region")
 		check(t, func() {
 			assertions.Annotations_FromStack(a.Recovery.Stack).HasWarning(jsii.String("/RedmineRecovery"),
 				assertions.Match_StringLikeRegexp(jsii.String(`creates an EMPTY Redmine in ap-northeast-3`)))

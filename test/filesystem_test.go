@@ -154,29 +154,57 @@ func TestAFileSystemRestore(t *testing.T) {
 		transferRole, _ := byPath(t, tmpl, "AppStack/Files/Restore/TransferRole")
 		assert.Contains(t, policy, `"ArnNotEquals":{"aws:PrincipalArn":[{"Fn::GetAtt":["`+transferRole+`","Arn"]}]}`)
 	})
-	t.Run("the orchestrator restores this recovery point only, and can delete only what carries its tag", func(t *testing.T) {
+	t.Run("no one principal can tag a file system it did not create and then delete it", func(t *testing.T) {
 		statements := statementsOf(t, tmpl, roleOf(fn))
 		restoreRP := statementBySid(t, statements, "RestoreThisRecoveryPointFiles")
 		assert.Equal(t, efsRecoveryPoint, restoreRP["Resource"])
-		policy := iamPolicy(statements)
-		otherFS := "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/fs-0fedcba9876543210"
-		temp := map[string]string{contract.TagRecoveryPoint: "1EB3B5E7-9EB0-435A-A80B-108B488B0D45"}
+		orchestrator := iamPolicy(statements)
+		_, cleanerFn := functionWithHandler(t, tmpl, contract.HandlerEFSCleaner)
+		cleaner := iamPolicy(statementsOf(t, tmpl, roleOf(cleanerFn)))
+		console := "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/fs-0fedcba9876543210"
+		task := "arn:aws:datasync:ap-northeast-1:123456789012:task/task-1"
+		const id = "1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
+		forged := map[string]string{contract.TagRecoveryPoint: id, contract.TagRequest: "any"}
+		tagged := map[string]string{contract.TagRecoveryPoint: id}
+		stackFS := map[string]string{contract.TagRecoveryPoint: id, "aws:cloudformation:stack-id": "arn:aws:cloudformation:ap-northeast-1:123456789012:stack/Other/1"}
 		for _, tt := range []struct {
-			action, resource string
-			tags             map[string]string
-			want             bool
+			who    string
+			policy iamPolicy
+			req    iamRequest
+			want   bool
 		}{
-			{"elasticfilesystem:DeleteFileSystem", otherFS, temp, true},
-			{"elasticfilesystem:DeleteFileSystem", otherFS, nil, false},
-			{"elasticfilesystem:DeleteFileSystem", otherFS, map[string]string{contract.TagRecoveryPoint: "another-recovery-point"}, false},
-			{"elasticfilesystem:DeleteFileSystem", otherFS, map[string]string{contract.TagRecoveryPoint: "1EB3B5E7-9EB0-435A-A80B-108B488B0D45", "aws:cloudformation:stack-id": "arn:aws:cloudformation:ap-northeast-1:123456789012:stack/Other/1"}, false},
-			{"elasticfilesystem:DeleteMountTarget", otherFS, nil, false},
-			{"elasticfilesystem:UntagResource", otherFS, nil, false},
-			{"datasync:DeleteTask", "arn:aws:datasync:ap-northeast-1:123456789012:task/task-1", nil, false},
-			{"datasync:DeleteTask", "arn:aws:datasync:ap-northeast-1:123456789012:task/task-1", temp, true},
-			{"backup:StartRestoreJob", "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:2FC4C6F8-AFC1-446B-B91C-219C599C1E56", nil, false},
+			// The orchestrator may set the restore's tag (aws:RequestTag) on a
+			// file system made by the console, but then delete nothing.
+			{"orchestrator", orchestrator, iamRequest{action: "elasticfilesystem:TagResource", resource: console, requestTags: forged}, true},
+			{"orchestrator", orchestrator, iamRequest{action: "elasticfilesystem:TagResource", resource: console, requestTags: map[string]string{contract.TagRecoveryPoint: "another"}}, false},
+			{"orchestrator", orchestrator, iamRequest{action: "elasticfilesystem:TagResource", resource: console, requestTags: map[string]string{contract.TagRecoveryPoint: id, "Name": "x"}}, false},
+			{"orchestrator", orchestrator, iamRequest{action: "elasticfilesystem:DeleteFileSystem", resource: console, context: tagged}, false},
+			{"orchestrator", orchestrator, iamRequest{action: "elasticfilesystem:DeleteMountTarget", resource: console, context: tagged}, false},
+			{"orchestrator", orchestrator, iamRequest{action: "elasticfilesystem:UntagResource", resource: console, context: tagged}, false},
+			{"orchestrator", orchestrator, iamRequest{action: "datasync:DeleteTask", resource: task, context: tagged}, false},
+			{"orchestrator", orchestrator, iamRequest{action: "backup:StartRestoreJob", resource: "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:2FC4C6F8-AFC1-446B-B91C-219C599C1E56"}, false},
+			// The cleaner may delete what carries the tag, and tag nothing.
+			{"cleaner", cleaner, iamRequest{action: "elasticfilesystem:DeleteFileSystem", resource: console, context: tagged}, true},
+			{"cleaner", cleaner, iamRequest{action: "elasticfilesystem:DeleteFileSystem", resource: console}, false},
+			{"cleaner", cleaner, iamRequest{action: "elasticfilesystem:DeleteFileSystem", resource: console, context: map[string]string{contract.TagRecoveryPoint: "another"}}, false},
+			{"cleaner", cleaner, iamRequest{action: "elasticfilesystem:DeleteFileSystem", resource: console, context: stackFS}, false},
+			{"cleaner", cleaner, iamRequest{action: "elasticfilesystem:TagResource", resource: console, requestTags: forged}, false},
+			{"cleaner", cleaner, iamRequest{action: "datasync:DeleteTask", resource: task, context: tagged}, true},
+			{"cleaner", cleaner, iamRequest{action: "datasync:TagResource", resource: task, requestTags: forged}, false},
 		} {
-			assert.Equal(t, tt.want, policy.allows(tt.action, tt.resource, tt.tags), "%s on %s with %v", tt.action, tt.resource, tt.tags)
+			assert.Equal(t, tt.want, tt.policy.allowsRequest(tt.req), "%s: %s on %s, resource tags %v, request tags %v", tt.who, tt.req.action, tt.req.resource, tt.req.context, tt.req.requestTags)
+		}
+		for _, p := range []iamPolicy{orchestrator, cleaner} {
+			for _, action := range []string{"elasticfilesystem:DeleteFileSystem", "datasync:DeleteTask"} {
+				resource := console
+				if strings.HasPrefix(action, "datasync") {
+					resource = task
+				}
+				tagAction := strings.Split(action, ":")[0] + ":TagResource"
+				canTag := p.allowsRequest(iamRequest{action: tagAction, resource: resource, requestTags: forged})
+				canDeleteTagged := p.allowsRequest(iamRequest{action: action, resource: resource, context: forged})
+				assert.False(t, canTag && canDeleteTagged, "one principal can tag %s and then %s", resource, action)
+			}
 		}
 		// Never the stack's own file system, whatever its tags.
 		deny := statementBySid(t, statements, "NeverThisFileSystemFiles")

@@ -87,6 +87,7 @@ func envStack(app awscdk.App) awscdk.Stack {
 
 func TestTheGuardRecordKeepsTheGuardOfAStackWithoutRestorableConstructs(t *testing.T) {
 	record := filepath.Join(t.TempDir(), restorable.GuardRecordFile)
+	require.NoError(t, os.WriteFile(record, []byte(`{"stacks": []}`), 0o644))
 	// GIVEN an app whose stack has a restorable cluster, synthesized as Run
 	// does, which records the stack
 	app := recordedApp(t, record)
@@ -128,8 +129,17 @@ func TestTheGuardRecordKeepsTheGuardOfAStackWithoutRestorableConstructs(t *testi
 		require.Contains(t, p.Resources, id)
 		assert.Equal(t, guard.NeedsConsent, guard.Decide(guardProps(t, before).Resources[id], p.Resources[id]).Verdict)
 	})
-	t.Run("without the record, nothing would keep it", func(t *testing.T) {
+	t.Run("a record that names no file is refused", func(t *testing.T) {
 		app := recordedApp(t, filepath.Join(t.TempDir(), "none.json"))
+		envStack(app)
+		msg := panicMessage(t, func() { restorable.Synth(app) })
+		assert.Contains(t, msg, `restorable:guardRecord="`)
+		assert.Contains(t, msg, "names a guard record that cannot be read")
+	})
+	t.Run("without the stack in the record, nothing would keep it", func(t *testing.T) {
+		empty := filepath.Join(t.TempDir(), "empty.json")
+		require.NoError(t, os.WriteFile(empty, []byte(`{"stacks": []}`), 0o644))
+		app := recordedApp(t, empty)
 		stack := envStack(app)
 		newVpc(stack)
 		restorable.Synth(app)
@@ -165,4 +175,26 @@ func TestSnapshotBeforeOrdersAMigrationAfterTheGuard(t *testing.T) {
 		deps = append(deps, *d.Node().Path())
 	}
 	assert.Contains(t, deps, "AppStack")
+}
+
+func TestARestoredClusterCarriesItsRestoreTag(t *testing.T) {
+	// The guard, seeing a cluster without its previous template, reads this
+	// tag to know that a template without a source would empty it
+	// (internal/guard: TestTheFirstDeployOnALiveClusterIsComparedWithIt).
+	for ctx, want := range map[string]interface{}{"": nil, snapshotARN: "snapshot"} {
+		context := map[string]string{}
+		if ctx != "" {
+			context["snapshotArn"] = ctx
+		}
+		tmpl := templateJSON(t, first(newCluster(t, context)))
+		_, cluster := onlyResource(t, tmpl, "AWS::RDS::DBCluster")
+		var got interface{}
+		tags, _ := props(cluster)["Tags"].([]interface{})
+		for _, tag := range tags {
+			if m := tag.(map[string]interface{}); m["Key"] == "restorable:restored-from" {
+				got = m["Value"]
+			}
+		}
+		assert.Equal(t, want, got, ctx)
+	}
 }

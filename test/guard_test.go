@@ -48,11 +48,12 @@ func TestTheStacksGuard(t *testing.T) {
 	clusterID, cluster := byPath(t, tmpl, "AppStack/Database/Default")
 	filesID, files := byPath(t, tmpl, "AppStack/Files/Default")
 	vaultID, vault := byPath(t, tmpl, "AppStack/RestorableProtection/Vault")
+	airGapID, _ := byPath(t, tmpl, "AppStack/RestorableProtection/AirGap/Vault")
 	legacyID, legacy := byPath(t, tmpl, "AppStack/Legacy")
 	p := guardProps(t, tmpl)
 
 	t.Run("one entry per guarded resource, by logical ID", func(t *testing.T) {
-		require.Len(t, p.Resources, 4)
+		require.Len(t, p.Resources, 5, "the cluster, the file system, the vault, the air-gapped vault, the plain cluster")
 		assert.Equal(t, "AppStack/Database", p.Resources[clusterID].Path)
 		assert.Equal(t, contract.TypeDBCluster, p.Resources[clusterID].Type)
 		assert.Equal(t, "AppStack/Files", p.Resources[filesID].Path)
@@ -72,7 +73,7 @@ func TestTheStacksGuard(t *testing.T) {
 		assert.Empty(t, p.Consent)
 	})
 	t.Run("the template's every resource of a guarded type, restorable's or not", func(t *testing.T) {
-		assert.Equal(t, map[string]bool{clusterID: true, filesID: true, vaultID: true, legacyID: true}, p.Present)
+		assert.Equal(t, map[string]bool{clusterID: true, filesID: true, vaultID: true, airGapID: true, legacyID: true}, p.Present)
 	})
 	t.Run("the plain cluster is guarded too, as plain", func(t *testing.T) {
 		l := p.Resources[legacyID]

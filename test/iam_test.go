@@ -14,9 +14,32 @@ import (
 type iamPolicy []map[string]interface{}
 
 func (p iamPolicy) allows(action, resource string, tags map[string]string) bool {
+	return p.allowsRequest(iamRequest{action: action, resource: resource, context: tags})
+}
+
+// iamRequest is one request: its action and resource, the tags the resource
+// has (aws:ResourceTag), the tags the request sets (aws:RequestTag and
+// aws:TagKeys), and any other context key, by name.
+type iamRequest struct {
+	action, resource string
+	// context holds resource tags by their key, and other keys by name.
+	context     map[string]string
+	requestTags map[string]string
+}
+
+// applies reports whether a statement's Resource (or NotResource) covers
+// the request's resource.
+func applies(st map[string]interface{}, resource string) bool {
+	if not, ok := st["NotResource"]; ok {
+		return !matchAny(not, resource)
+	}
+	return matchAny(st["Resource"], resource)
+}
+
+func (p iamPolicy) allowsRequest(r iamRequest) bool {
 	allowed := false
 	for _, st := range p {
-		if !matchAny(st["Action"], action) || !matchAny(st["Resource"], resource) || !conditionsHold(st["Condition"], tags) {
+		if !matchAny(st["Action"], r.action) || !applies(st, r.resource) || !conditionsHoldFor(st["Condition"], r) {
 			continue
 		}
 		if st["Effect"] == "Deny" {
@@ -31,8 +54,9 @@ func (p iamPolicy) allows(action, resource string, tags map[string]string) bool 
 // policy (a key policy, a vault access policy) that denies wins over any allow
 // the caller's identity policies give.
 func (p iamPolicy) denies(action, resource string, ctx map[string]string) bool {
+	r := iamRequest{action: action, resource: resource, context: ctx}
 	for _, st := range p {
-		if st["Effect"] == "Deny" && matchAny(st["Action"], action) && matchAny(st["Resource"], resource) && conditionsHold(st["Condition"], ctx) {
+		if st["Effect"] == "Deny" && matchAny(st["Action"], action) && applies(st, resource) && conditionsHoldFor(st["Condition"], r) {
 			return true
 		}
 	}
@@ -118,10 +142,20 @@ func renderArn(v interface{}) (string, bool) {
 }
 
 func conditionsHold(v interface{}, tags map[string]string) bool {
+	return conditionsHoldFor(v, iamRequest{context: tags})
+}
+
+func conditionsHoldFor(v interface{}, r iamRequest) bool {
 	conditions, _ := v.(map[string]interface{})
 	for op, block := range conditions {
 		for key, want := range block.(map[string]interface{}) {
-			got, present := contextValue(key, tags)
+			if key == "aws:TagKeys" {
+				if !tagKeysHold(op, r.requestTags, want) {
+					return false
+				}
+				continue
+			}
+			got, present := contextValue(key, r)
 			if !conditionHolds(op, got, present, want) {
 				return false
 			}
@@ -130,14 +164,39 @@ func conditionsHold(v interface{}, tags map[string]string) bool {
 	return true
 }
 
+// tagKeysHold evaluates a condition on aws:TagKeys, the keys of the tags the
+// request sets: ForAllValues holds when every key matches (also for none),
+// ForAnyValue when one does
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
+func tagKeysHold(op string, requestTags map[string]string, want interface{}) bool {
+	qualifier, base, _ := strings.Cut(op, ":")
+	if base == "" {
+		base, qualifier = qualifier, "ForAnyValue"
+	}
+	any := false
+	for k := range requestTags {
+		ok := conditionHolds(base, k, true, want)
+		if qualifier == "ForAllValues" && !ok {
+			return false
+		}
+		any = any || ok
+	}
+	return qualifier == "ForAllValues" || any
+}
+
 // contextValue reads a condition key from the request: a resource's tags by
-// their key, any other key (aws:PrincipalArn) by its name.
-func contextValue(key string, tags map[string]string) (string, bool) {
+// their key, a tag the request sets by aws:RequestTag, any other key
+// (aws:PrincipalArn) by its name.
+func contextValue(key string, r iamRequest) (string, bool) {
 	if k, ok := strings.CutPrefix(key, "aws:ResourceTag/"); ok {
-		v, present := tags[k]
+		v, present := r.context[k]
 		return v, present
 	}
-	v, present := tags[key]
+	if k, ok := strings.CutPrefix(key, "aws:RequestTag/"); ok {
+		v, present := r.requestTags[k]
+		return v, present
+	}
+	v, present := r.context[key]
 	return v, present
 }
 
@@ -186,8 +245,6 @@ func conditionHolds(op, got string, present bool, want interface{}) bool {
 		}
 		return true
 	}
-	// Operators on keys this evaluator does not model (aws:RequestTag,
-	// aws:TagKeys, ec2:Vpc) hold only when the request carries them, and the
-	// requests here do not.
+	// Operators this evaluator does not model hold never.
 	return false
 }

@@ -102,7 +102,15 @@ func TestTheStacksProtection(t *testing.T) {
 		assert.Equal(t, map[string]interface{}{"DeleteAfterDays": float64(35)}, rules["Daily"]["Lifecycle"])
 		assert.Equal(t, "cron(0 3 1 * ? *)", rules["Monthly"]["ScheduleExpression"])
 		assert.Equal(t, map[string]interface{}{"DeleteAfterDays": float64(365), "MoveToColdStorageAfterDays": float64(90)}, rules["Monthly"]["Lifecycle"])
-		assert.NotContains(t, rules["Daily"], "CopyActions")
+		airGapID, airGap := onlyResource(t, tmpl, "AWS::Backup::LogicallyAirGappedBackupVault")
+		for name, days := range map[string]float64{"Daily": 35, "Monthly": 365} {
+			assert.Equal(t, []interface{}{map[string]interface{}{
+				"DestinationBackupVaultArn": map[string]interface{}{"Fn::GetAtt": []interface{}{airGapID, "BackupVaultArn"}},
+				"Lifecycle":                 map[string]interface{}{"DeleteAfterDays": days},
+			}}, rules[name]["CopyActions"], "%s: only to the air-gapped vault, kept warm as long as the rule keeps its backups", name)
+		}
+		assert.Equal(t, float64(35), props(airGap)["MinRetentionDays"])
+		assert.Equal(t, float64(365), props(airGap)["MaxRetentionDays"])
 	})
 	t.Run("the cluster's retention follows the continuous rule, with a warning", func(t *testing.T) {
 		_, cluster := byPath(t, tmpl, "AppStack/Database/Default")
@@ -241,7 +249,7 @@ func TestProtectionOptions(t *testing.T) {
 		for _, r := range props(plan)["BackupPlan"].(map[string]interface{})["BackupPlanRule"].([]interface{}) {
 			rule := r.(map[string]interface{})
 			copies := rule["CopyActions"].([]interface{})
-			require.Len(t, copies, 1, rule["RuleName"])
+			require.Len(t, copies, 2, rule["RuleName"])
 			c := copies[0].(map[string]interface{})
 			assert.Equal(t, drVault, c["DestinationBackupVaultArn"])
 			assert.Equal(t, rule["Lifecycle"], c["Lifecycle"])

@@ -25,6 +25,9 @@ const (
 	HandlerGuard      = "guard"
 	HandlerEFSRestore = "efs-restore"
 	HandlerMover      = "efs-mover"
+	// HandlerEFSCleaner deletes what a copy created: a principal of its own,
+	// which cannot tag, apart from the orchestrator, which cannot delete.
+	HandlerEFSCleaner = "efs-cleaner"
 )
 
 // The replacement guard: one Custom::RestorableGuard per stack, which every
@@ -73,6 +76,12 @@ const (
 	TagChange = "restorable:change"
 )
 
+// TagRestoredFrom, on an Aurora cluster restorable restored, holds the kind
+// of its restore source (snapshot, point-in-time, clone): the guard, seeing
+// the cluster without its previous template, can tell from it that a
+// template without a restore source would replace it with an empty one.
+const TagRestoredFrom = "restorable:restored-from"
+
 // RollbackAttribute is the guard's response attribute that holds the rollback
 // command of the cluster with this logical ID: `cdk deploy -c
 // '<path>.snapshotArn=<the newest snapshot taken before a change>'`.
@@ -86,10 +95,11 @@ const (
 	TypeDBCluster   = "AWS::RDS::DBCluster"
 	TypeFileSystem  = "AWS::EFS::FileSystem"
 	TypeBackupVault = "AWS::Backup::BackupVault"
+	TypeAirGapVault = "AWS::Backup::LogicallyAirGappedBackupVault"
 )
 
 // GuardedTypes are the stateful resource types the guard protects.
-var GuardedTypes = []string{TypeDBCluster, TypeFileSystem, TypeBackupVault}
+var GuardedTypes = []string{TypeDBCluster, TypeFileSystem, TypeBackupVault, TypeAirGapVault}
 
 // ConsentSuffix ends the context key that consents to a replacement:
 // "<construct path>.allowReplace".
@@ -131,6 +141,8 @@ const (
 	RestoreTransferSecurityGroupID  = "TransferSecurityGroupId"
 	RestoreTransferSecurityGroupArn = "TransferSecurityGroupArn"
 	RestoreTransferRoleArn          = "TransferRoleArn"
+	RestoreCleanerFunction          = "CleanerFunction"
+	RestoreAlertTopicArn            = "AlertTopicArn"
 
 	// TagRecoveryPoint tags what a copy creates (the temporary file system,
 	// the DataSync locations and task) with the recovery point's ID, which the

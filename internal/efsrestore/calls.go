@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -141,20 +142,42 @@ type recoveryPoint struct {
 // A vault that answers with anything but the recovery point (not found,
 // access denied by its access policy) is skipped, and named if none holds it.
 func (h Handler) locate(ctx context.Context, recoveryPointArn string) (recoveryPoint, error) {
-	var vaults []string
-	p := backup.NewListBackupVaultsPaginator(h.Backup, &backup.ListBackupVaultsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return recoveryPoint{}, fmt.Errorf("could not list the backup vaults to find %s: %w", recoveryPointArn, err)
-		}
-		for _, v := range page.BackupVaultList {
-			vaults = append(vaults, aws.ToString(v.BackupVaultName))
+	type vaultRef struct{ name, account string }
+	var vaults []vaultRef
+	seen := map[string]bool{}
+	// The account's standard vaults, its logically air-gapped ones, and the
+	// air-gapped vaults other accounts share with it through AWS RAM
+	// (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html:
+	// ByVaultType, ByShared).
+	for _, in := range []*backup.ListBackupVaultsInput{{}, {ByVaultType: types.VaultTypeLogicallyAirGappedBackupVault}, {ByShared: true}} {
+		p := backup.NewListBackupVaultsPaginator(h.Backup, in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return recoveryPoint{}, fmt.Errorf("could not list the backup vaults to find %s: %w", recoveryPointArn, err)
+			}
+			for _, v := range page.BackupVaultList {
+				key := aws.ToString(v.BackupVaultArn) + "|" + aws.ToString(v.BackupVaultName)
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				ref := vaultRef{name: aws.ToString(v.BackupVaultName)}
+				if a, err := arn.Parse(aws.ToString(v.BackupVaultArn)); err == nil && in.ByShared {
+					ref.account = a.AccountID
+				}
+				vaults = append(vaults, ref)
+			}
 		}
 	}
 	var skipped []string
-	for _, vault := range vaults {
-		rp, err := h.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String(vault), RecoveryPointArn: aws.String(recoveryPointArn)})
+	for _, ref := range vaults {
+		vault := ref.name
+		var owner *string
+		if ref.account != "" {
+			owner = aws.String(ref.account)
+		}
+		rp, err := h.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String(vault), RecoveryPointArn: aws.String(recoveryPointArn), BackupVaultAccountId: owner})
 		if err != nil {
 			var nf *types.ResourceNotFoundException
 			var ae smithy.APIError
@@ -177,15 +200,19 @@ func (h Handler) locate(ctx context.Context, recoveryPointArn string) (recoveryP
 			return recoveryPoint{}, permanent(fmt.Errorf("recovery point %s (vault %s) is %s, and only a COMPLETED recovery point can be restored. Fix: wait for it, or pick another one",
 				recoveryPointArn, vault, rp.Status))
 		}
-		meta, err := h.Backup.GetRecoveryPointRestoreMetadata(ctx, &backup.GetRecoveryPointRestoreMetadataInput{BackupVaultName: aws.String(vault), RecoveryPointArn: aws.String(recoveryPointArn)})
+		meta, err := h.Backup.GetRecoveryPointRestoreMetadata(ctx, &backup.GetRecoveryPointRestoreMetadataInput{BackupVaultName: aws.String(vault), RecoveryPointArn: aws.String(recoveryPointArn), BackupVaultAccountId: owner})
 		if err != nil {
 			return recoveryPoint{}, fmt.Errorf("could not read the restore metadata of %s in vault %s: %w", recoveryPointArn, vault, err)
 		}
 		return recoveryPoint{vault: vault, sourceArn: aws.ToString(rp.ResourceArn), metadata: meta.RestoreMetadata}, nil
 	}
-	msg := fmt.Sprintf("recovery point %s is in none of the %d backup vaults of this account and region (%s)", recoveryPointArn, len(vaults), strings.Join(vaults, ", "))
+	names := make([]string, len(vaults))
+	for i, v := range vaults {
+		names[i] = v.name
+	}
+	msg := fmt.Sprintf("recovery point %s is in none of the %d backup vaults of this account and region, or shared with it (%s)", recoveryPointArn, len(vaults), strings.Join(names, ", "))
 	if len(skipped) > 0 {
 		msg += "; these did not answer: " + strings.Join(skipped, ", ")
 	}
-	return recoveryPoint{}, permanent(fmt.Errorf("%s. Fix: check the ARN; a copy in another account must first be copied into a vault of this one", msg))
+	return recoveryPoint{}, permanent(fmt.Errorf("%s. Fix: check the ARN; a copy in another account's vault must first be copied into a vault of this one (in that account: aws backup start-copy-job), and a logically air-gapped vault of another account must be shared with this one through AWS RAM", msg))
 }

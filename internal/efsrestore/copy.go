@@ -257,7 +257,7 @@ func (h Handler) cleanupStep(ctx context.Context, p Props) (bool, string, error)
 // cannot be stopped, and its file system is named in the log for deletion.
 func (h Handler) cleanupCopy(ctx context.Context, p Props) {
 	for i := 0; i < 20; i++ {
-		done, msg, err := h.cleanupStep(ctx, p)
+		done, msg, err := h.callCleaner(ctx, p)
 		if err != nil {
 			h.Log("%s: cleaning up the stopped copy: %v", p.Resource, err)
 			return

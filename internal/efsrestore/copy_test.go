@@ -145,6 +145,7 @@ func copyProps(w *world) map[string]interface{} {
 	p[contract.RestoreTransferSecurityGroupID] = "sg-0123"
 	p[contract.RestoreTransferSecurityGroupArn] = "arn:aws:ec2:ap-northeast-1:123456789012:security-group/sg-0123"
 	p[contract.RestoreTransferRoleArn] = "arn:aws:iam::123456789012:role/AppStack-FilesTransferRole-AbC"
+	p[contract.RestoreCleanerFunction] = cleanerArn
 	return p
 }
 

@@ -38,6 +38,9 @@ type Props struct {
 	TransferSubnetID, TransferSubnetArn                        string
 	TransferSecurityGroupID, TransferSecurityGroupArn          string
 	TransferRoleArn                                            string
+	CleanerFunction                                            string
+	// AlertTopicArn, if set, hears of a stop that could not undo a swap.
+	AlertTopicArn string `json:",omitempty"`
 	// RequestID is the CloudFormation request that started the restore; the
 	// custom resource adds it to the execution's request.
 	RequestID string `json:",omitempty"`
@@ -56,7 +59,8 @@ func ParseProps(raw map[string]interface{}) (Props, error) {
 		StateMachineArn: s(contract.RestoreStateMachineArn), WaitHandle: s(contract.RestoreWaitHandle),
 		TransferSubnetID: s(contract.RestoreTransferSubnetID), TransferSubnetArn: s(contract.RestoreTransferSubnetArn),
 		TransferSecurityGroupID: s(contract.RestoreTransferSecurityGroupID), TransferSecurityGroupArn: s(contract.RestoreTransferSecurityGroupArn),
-		TransferRoleArn: s(contract.RestoreTransferRoleArn),
+		TransferRoleArn: s(contract.RestoreTransferRoleArn), CleanerFunction: s(contract.RestoreCleanerFunction),
+		AlertTopicArn: s(contract.RestoreAlertTopicArn),
 	}
 	return p, p.check()
 }
@@ -92,7 +96,7 @@ func (p *Props) check() error {
 func (p Props) checkTransfer() error {
 	for name, v := range map[string]string{contract.RestoreTransferSubnetID: p.TransferSubnetID, contract.RestoreTransferSubnetArn: p.TransferSubnetArn,
 		contract.RestoreTransferSecurityGroupID: p.TransferSecurityGroupID, contract.RestoreTransferSecurityGroupArn: p.TransferSecurityGroupArn,
-		contract.RestoreTransferRoleArn: p.TransferRoleArn} {
+		contract.RestoreTransferRoleArn: p.TransferRoleArn, contract.RestoreCleanerFunction: p.CleanerFunction} {
 		if v == "" {
 			return fmt.Errorf("restorable: %s: %s is a recovery point of another file system, and the restore's property %s is missing", p.Resource, p.RecoveryPointArn, name)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/restorable-cdk/restorable/internal/cfnstack"
 	"github.com/restorable-cdk/restorable/internal/contract"
@@ -35,6 +36,8 @@ type Handler struct {
 	Lambda         *lambda.Client
 	SFN            *sfn.Client
 	CloudFormation *cloudformation.Client
+	// SNS tells the protection's alert topic of a stop that failed.
+	SNS *sns.Client
 	// HTTP signals the wait condition; default http.DefaultClient.
 	HTTP *http.Client
 	Log  Logger
@@ -96,7 +99,10 @@ func ExecutionName(stackID, logicalID, requestID string) string {
 // response).
 func (h Handler) OnEvent(ctx context.Context, e cfn.Event) (string, map[string]interface{}, error) {
 	if e.RequestType == cfn.RequestDelete {
-		return e.PhysicalResourceID, nil, h.stop(ctx, e, e.PhysicalResourceID, e.ResourceProperties)
+		// A Delete can come in CloudFormation's cleanup, after a rollback,
+		// where a failure only skips the resource: the alert topic hears
+		// of it too.
+		return e.PhysicalResourceID, nil, h.alertOnFailure(ctx, e, h.stop(ctx, e, e.PhysicalResourceID, e.ResourceProperties))
 	}
 	p, err := ParseProps(e.ResourceProperties)
 	if err != nil {
@@ -120,6 +126,14 @@ func (h Handler) OnEvent(ctx context.Context, e cfn.Event) (string, map[string]i
 		switch {
 		case err == nil && old.RecoveryPointArn == p.RecoveryPointArn && old.FileSystemID == p.FileSystemID:
 			h.Log("update %s: same recovery point %s, nothing to restore", p.Resource, p.RecoveryPointArn)
+			if old.WaitHandle != p.WaitHandle {
+				// A new wait condition for the same restore (its name scheme
+				// changed with an upgrade of restorable): it would wait 12
+				// hours for a restore that is not repeated, so tell it now.
+				if err := h.signal(ctx, p, true, "restorable: "+p.Resource+": "+p.RecoveryPointArn+" was restored into "+p.FileSystemID+" by an earlier deploy; nothing is restored again"); err != nil {
+					return e.PhysicalResourceID, nil, fmt.Errorf("restorable: %s: could not tell the new wait condition that nothing is restored: %w", p.Resource, err)
+				}
+			}
 			return e.PhysicalResourceID, nil, nil
 		case err == nil && old.WaitHandle == p.WaitHandle:
 			// The wait condition waits once, and this one has: a restore
@@ -212,4 +226,29 @@ func (h Handler) sleep(d time.Duration) {
 		return
 	}
 	time.Sleep(d)
+}
+
+// alertOnFailure publishes a failed stop to the protection's alert topic:
+// CloudFormation skips a resource it cannot delete in the cleanup after a
+// rollback ("CloudFormation tries to delete a resource three times before
+// CloudFormation skips the resource and continues the cleanup process":
+// https://repost.aws/knowledge-center/cloudformation-stack-cleanup-stuck),
+// so the stack would report success with the files half restored.
+func (h Handler) alertOnFailure(ctx context.Context, e cfn.Event, err error) error {
+	if err == nil || h.SNS == nil {
+		return err
+	}
+	p, perr := ParseProps(e.ResourceProperties)
+	if perr != nil || p.AlertTopicArn == "" {
+		return err
+	}
+	subject := "restorable: a restore of " + p.Resource + " could not be undone"
+	if len(subject) > 100 {
+		subject = subject[:100]
+	}
+	if _, serr := h.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(p.AlertTopicArn), Subject: aws.String(subject),
+		Message: aws.String(err.Error() + "\n\nStack: " + e.StackID)}); serr != nil {
+		h.Log("%s: could not publish to %s: %v", p.Resource, p.AlertTopicArn, serr)
+	}
+	return err
 }

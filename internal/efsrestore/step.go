@@ -164,7 +164,7 @@ func (h Handler) advance(ctx context.Context, p Props, st StepState) (StepState,
 		return h.wait(p, st, "the mover is %s: %d entries in place, %d set aside so far %s", res.Status, res.Moved, res.SetAside, res.Message)
 	}
 	if st.Mode == ModeCopy {
-		if done, msg, err := h.cleanupStep(ctx, p); err != nil || !done {
+		if done, msg, err := h.callCleaner(ctx, p); err != nil || !done {
 			if err != nil {
 				return st, err
 			}
@@ -260,6 +260,22 @@ func (h Handler) succeed(ctx context.Context, p Props, st StepState, msg string)
 // request's swaps, if any.
 func (h Handler) fail(ctx context.Context, p Props, st StepState, cause error) (StepState, error) {
 	msg := fmt.Sprintf("restorable: %s: %v", p.Resource, cause)
+	// The swap is undone now, while the deploy still runs, so that a failure
+	// to undo fails the deploy visibly: the stop that the rollback runs later
+	// may come in CloudFormation's cleanup, where a failure is only skipped.
+	if st.Prepared {
+		var res mover.Result
+		err := h.callMover(ctx, p, mover.Request{Action: mover.ActionAbort, RequestID: p.RequestID, RecoveryPoint: p.RecoveryPointArn}, &res)
+		switch {
+		case err != nil:
+			msg += fmt.Sprintf("; and the swap could not be undone (%v): undo it with the mover, which alone may mount the root: aws lambda invoke --function-name %s --cli-binary-format raw-in-base64-out --payload '{\"action\":\"abort\",\"requestId\":\"%s\",\"recoveryPoint\":\"%s\"}' /dev/stdout",
+				err, p.MoverFunction, p.RequestID, p.RecoveryPointArn)
+		case res.Status == mover.StatusBusy:
+			msg += "; a mover step still holds the lock, so the rollback undoes the swap once its lease ends"
+		default:
+			msg += "; " + res.Message
+		}
+	}
 	if err := h.signal(ctx, p, false, msg); err != nil {
 		return st, fmt.Errorf("%s; and the wait condition could not be told: %w", msg, err)
 	}

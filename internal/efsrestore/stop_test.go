@@ -8,9 +8,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restorable-cdk/restorable/internal/awstest"
 	"github.com/restorable-cdk/restorable/internal/contract"
 	"github.com/restorable-cdk/restorable/internal/mover"
 )
@@ -161,4 +163,87 @@ func TestNothingRestoresOutsideADeploy(t *testing.T) {
 	_, _, err = h.OnEvent(context.Background(), w.event(cfn.RequestUpdate, next, old, physical))
 	require.NoError(t, err)
 	assert.Len(t, w.started, 1)
+}
+
+func TestTheSameRestoreWithANewWaitConditionIsSignalledAtOnce(t *testing.T) {
+	// GIVEN a restore done, and an upgrade of restorable that renames the
+	// wait condition, with the recovery point still in cdk.json
+	w, h := newWorld(t)
+	old := w.props()
+	next := w.props()
+	next[contract.RestoreWaitHandle] = w.handle.URL + "/renamed-handle"
+	physical := "restorable-efs-restore/1EB3B5E7-9EB0-435A-A80B-108B488B0D45/" + requestID
+	// WHEN CloudFormation updates the restore
+	_, _, err := h.OnEvent(context.Background(), w.event(cfn.RequestUpdate, next, old, physical))
+	// THEN nothing restores, and the new wait condition is told at once,
+	// rather than wait its 12 hours
+	require.NoError(t, err)
+	assert.Empty(t, w.started)
+	require.Len(t, w.signals, 1)
+	assert.Equal(t, "SUCCESS", w.signals[0]["Status"])
+	// AND the same handle again signals nothing (it waited once)
+	_, _, err = h.OnEvent(context.Background(), w.event(cfn.RequestUpdate, next, next, physical))
+	require.NoError(t, err)
+	assert.Len(t, w.signals, 1)
+}
+
+func TestAFailedSwapIsUndoneBeforeTheDeployHearsOfIt(t *testing.T) {
+	// GIVEN a restore whose swap stops at an entry a writer created at the
+	// root after the mover set the current one aside
+	w, h := newWorld(t)
+	w.write(liveFiles)
+	w.write(map[string]string{"settings.json": "current"})
+	_, _, err := h.OnEvent(context.Background(), w.event(cfn.RequestCreate, w.props(), nil, ""))
+	require.NoError(t, err)
+	in := w.startedInput(0)
+	in.Action = ActionStep
+	st, err := h.Step(context.Background(), in)
+	require.NoError(t, err)
+	w.completeJob(st.JobID, map[string]string{"data/a.txt": "a, as backed up", "settings.json": "old"})
+	w.moverHook = func(step string) {
+		if step == "restore settings.json" {
+			w.write(map[string]string{"settings.json": "written during the restore"})
+		}
+	}
+	in.State = st
+	st, err = h.Step(context.Background(), in)
+	w.moverHook = nil
+	// THEN the step failed the deploy only after undoing the swap, and said so
+	require.NoError(t, err)
+	assert.Equal(t, StatusFailed, st.Status)
+	require.Len(t, w.signals, 1)
+	assert.Equal(t, "FAILURE", w.signals[0]["Status"])
+	assert.Contains(t, w.signals[0]["Reason"], "the swap was undone")
+	assert.Equal(t, "a, after the backup", w.read("data/a.txt"))
+	assert.Equal(t, "written during the restore", w.read("settings.json"), "the writer's file stays")
+}
+
+func TestAStopThatFailsInTheCleanupIsAlerted(t *testing.T) {
+	// GIVEN a stop whose undo cannot get the lock, with an alert topic
+	w, h := newWorld(t)
+	crashMidSwap(t, w, h)
+	lease := filepath.Join(w.root, mover.StateDir, "lock", "lease.json")
+	raw, err := os.ReadFile(lease)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(lease, []byte(strings.Replace(string(raw), `"expires":"`, `"expires":"2099`+`-01-01T00:00:00Z","was":"`, 1)), 0o600))
+	var published []string
+	// Amazon SNS, query protocol: https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+	snsServer := awstest.NewServer(t, func(r awstest.Request) awstest.Response {
+		published = append(published, r.Form.Get("TopicArn")+" "+r.Form.Get("Subject")+" "+r.Form.Get("Message"))
+		return awstest.QueryXML("http://sns.amazonaws.com/doc/2010-03-31/", "Publish", "<MessageId>567910cd-659e-55d4-8ccb-5aaf14679dc0</MessageId>")
+	})
+	h.SNS = sns.NewFromConfig(awstest.Config(snsServer.URL))
+	props := w.props()
+	props[contract.RestoreAlertTopicArn] = "arn:aws:sns:ap-northeast-1:123456789012:AppStack-Alerts"
+	w.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+	ctx, cancel := context.WithTimeout(context.Background(), contract.OrchestratorTimeout)
+	defer cancel()
+	physical := "restorable-efs-restore/1EB3B5E7-9EB0-435A-A80B-108B488B0D45/" + requestID
+	// WHEN CloudFormation deletes the restore in its cleanup
+	_, _, err = h.OnEvent(ctx, w.event(cfn.RequestDelete, props, nil, physical))
+	// THEN the delete fails, and the alert topic hears of it
+	require.Error(t, err)
+	require.Len(t, published, 1)
+	assert.Contains(t, published[0], "arn:aws:sns:ap-northeast-1:123456789012:AppStack-Alerts restorable: a restore of AppStack/Files could not be undone")
+	assert.Contains(t, published[0], "aws lambda invoke --function-name "+moverArn)
 }

@@ -36,6 +36,7 @@ const (
 	fileSystemID  = "fs-0123456789abcdef0"
 	fileSystemArn = "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/fs-0123456789abcdef0"
 	moverArn      = "arn:aws:lambda:ap-northeast-1:123456789012:function:AppStack-FilesRestoreMover1A2B3C-AbCdEf"
+	cleanerArn    = "arn:aws:lambda:ap-northeast-1:123456789012:function:AppStack-FilesRestoreCleaner1A2B3C-AbCdEf"
 	machineArn    = "arn:aws:states:ap-northeast-1:123456789012:stateMachine:RestorableEfsRestoreStateMachine1A2B3C-AbCdEf"
 	requestID     = "5f1c2b7e-0a1d-4c55-9e0f-6a7b8c9d0e1f"
 )
@@ -72,6 +73,8 @@ type world struct {
 	efs, dataSync awstest.Handler
 	// created is the file system a copy job reports as created.
 	created string
+	// cleaner is the cleaner function's handler.
+	cleaner Handler
 	// clock is the world's time: the mover's leases and the stop's
 	// deadline; the handler's sleeps advance it.
 	clock time.Time
@@ -137,6 +140,7 @@ func newWorld(t *testing.T) (*world, Handler) {
 		w.mu.Unlock()
 	}))
 	t.Cleanup(w.handle.Close)
+	w.cleaner = Handler{EFS: efs.NewFromConfig(awstest.Config(w.efsServer.URL)), DataSync: datasync.NewFromConfig(awstest.Config(w.dataSyncServer.URL)), Log: t.Logf}
 	return w, Handler{
 		Backup:          backup.NewFromConfig(awstest.Config(w.backupServer.URL)),
 		EFS:             efs.NewFromConfig(awstest.Config(w.efsServer.URL)),
@@ -238,6 +242,17 @@ func (w *world) lambda(r awstest.Request) awstest.Response {
 		return awstest.JSONError(502, "ResourceNotReadyException", "The function is inactive and its VPC connection is no longer available. Wait for the VPC connection to reestablish and try again.")
 	}
 	w.mu.Unlock()
+	if r.Operation == "POST /2015-03-31/functions/"+cleanerArn+"/invocations" {
+		// The cleaner: the same code with clients of its own (its role).
+		var in CleanupRequest
+		require.NoError(w.t, r.JSON(&in))
+		res, err := w.cleaner.Clean(context.Background(), in)
+		if err != nil {
+			raw, _ := json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": "errorString"})
+			return awstest.Response{Body: string(raw), Headers: map[string]string{"X-Amz-Function-Error": "Unhandled"}}
+		}
+		return awstest.JSON(res)
+	}
 	require.Equal(w.t, "POST /2015-03-31/functions/"+moverArn+"/invocations", r.Operation)
 	var req mover.Request
 	require.NoError(w.t, r.JSON(&req))

@@ -76,10 +76,12 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 		prev, prevErr = ParseProps(e.OldResourceProperties)
 	}
 	var snapshots []string
+	newlyWatched := map[string]bool{}
 	if prevErr == nil {
 		snapshots = changesNeedingSnapshot(prev, next)
+		newlyWatched = startsWatching(prev, next)
 	}
-	if prevErr == nil && onlySafeChanges(prev, next) && len(snapshots) == 0 {
+	if prevErr == nil && onlySafeChanges(prev, next) && len(snapshots) == 0 && len(newlyWatched) == 0 {
 		log("%s %s: allowed: no restore source was removed, no create-only property changed, and no guarded resource was added or removed", e.RequestType, next.Stack)
 		listing, listErr := c.listingFor(ctx, next)
 		return id, rollbackData(next, nil, listing, listErr), nil
@@ -111,6 +113,20 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 			} else {
 				log("%s: allowed: %s", r.Path, d.Reason)
 			}
+			if newlyWatched[logicalID] {
+				// The first deploy that asks for snapshots of a cluster the
+				// guard knew (a plain cluster adopted, snapshots turned back
+				// on): no earlier watched values to compare with, so the live
+				// engine version is.
+				live, err := c.describe(ctx, r.Type, current.physical)
+				if err != nil {
+					return id, nil, fmt.Errorf("restorable: %s: could not read %s %s to compare its engine version, so the deploy is refused: %w", r.Path, r.Type, current.physical, err)
+				}
+				if upgradesLive(r.BeforeChange, live) {
+					log("%s: the template's engine version %s differs from the live cluster's %s: a snapshot comes first", r.Path, str(r.BeforeChange.Watch["EngineVersion"]), live[liveEngineVersion])
+					snapshots = append(snapshots, logicalID)
+				}
+			}
 		default:
 			// First sight: the first deploy that guards a live resource (an
 			// adoption, a stack restorable guards for the first time, a
@@ -125,7 +141,13 @@ func (c Clients) Handle(ctx context.Context, e cfn.Event, log Logger) (string, m
 			if err != nil {
 				return id, nil, fmt.Errorf("restorable: %s: could not read %s %s to compare it with the template, so the deploy is refused: %w", r.Path, r.Type, current.physical, err)
 			}
-			if diffs := CompareLive(r, live); len(diffs) > 0 {
+			if from := live[contract.TagRestoredFrom]; from != "" && len(r.Source) == 0 {
+				// Describe does not report a cluster's restore source, but
+				// restorable tags the clusters it restores.
+				refusals = append(refusals, replaceRefusal(r, current.physical, fmt.Sprintf(
+					"the live cluster was restored (from a %s; its tag %s), and the template has no restore source: CloudFormation would create a new, EMPTY %s and delete the current one (the guard sees it without its previous template, so it reads the cluster)",
+					from, contract.TagRestoredFrom, r.Type)))
+			} else if diffs := CompareLive(r, live); len(diffs) > 0 {
 				refusals = append(refusals, adoptRefusal(r, current.physical, diffs, prevErr))
 			} else {
 				log("%s: allowed: the template's create-only properties match the live %s %s", r.Path, r.Type, current.physical)
@@ -391,6 +413,11 @@ func (c Clients) describe(ctx context.Context, typ, physical string) (Live, erro
 		if d.StorageEncrypted != nil {
 			live["StorageEncrypted"] = strconv.FormatBool(*d.StorageEncrypted)
 		}
+		for _, t := range d.TagList {
+			if aws.ToString(t.Key) == contract.TagRestoredFrom {
+				live[contract.TagRestoredFrom] = aws.ToString(t.Value)
+			}
+		}
 		return live, nil
 	case contract.TypeFileSystem:
 		out, err := c.EFS.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{FileSystemId: aws.String(physical)})
@@ -408,7 +435,7 @@ func (c Clients) describe(ctx context.Context, typ, physical string) (Live, erro
 			live["Encrypted"] = strconv.FormatBool(*f.Encrypted)
 		}
 		return live, nil
-	case contract.TypeBackupVault:
+	case contract.TypeBackupVault, contract.TypeAirGapVault:
 		out, err := c.Backup.DescribeBackupVault(ctx, &backup.DescribeBackupVaultInput{BackupVaultName: aws.String(physical)})
 		if err != nil {
 			return nil, err
@@ -416,6 +443,12 @@ func (c Clients) describe(ctx context.Context, typ, physical string) (Live, erro
 		live := Live{}
 		set(live, "BackupVaultName", out.BackupVaultName)
 		set(live, "EncryptionKeyArn", out.EncryptionKeyArn)
+		if out.MinRetentionDays != nil {
+			live["MinRetentionDays"] = strconv.FormatInt(*out.MinRetentionDays, 10)
+		}
+		if out.MaxRetentionDays != nil {
+			live["MaxRetentionDays"] = strconv.FormatInt(*out.MaxRetentionDays, 10)
+		}
 		return live, nil
 	}
 	return nil, fmt.Errorf("the guard cannot read a %s", typ)

@@ -129,7 +129,8 @@ const liveCluster = `<DBClusterIdentifier>appstack-databaseb269d8bb-0abcdefghijk
 // with the stack's key, its database name and master user the snapshot's.
 const restoredCluster = `<DBClusterIdentifier>appstack-databaseb269d8bb-0abcdefghijk</DBClusterIdentifier><Engine>aurora-postgresql</Engine><EngineVersion>16.4</EngineVersion>
 <EngineMode>provisioned</EngineMode><MasterUsername>clusteradmin</MasterUsername><DatabaseName>redmine</DatabaseName><StorageEncrypted>true</StorageEncrypted>
-<KmsKeyId>` + keyArn + `</KmsKeyId><DBSubnetGroup>appstack-databasesubnetscab2d5d2-kmbtwpuu5ti2</DBSubnetGroup><Status>available</Status><Port>5432</Port>`
+<KmsKeyId>` + keyArn + `</KmsKeyId><DBSubnetGroup>appstack-databasesubnetscab2d5d2-kmbtwpuu5ti2</DBSubnetGroup><Status>available</Status><Port>5432</Port>
+<TagList><Tag><Key>restorable:restored-from</Key><Value>snapshot</Value></Tag></TagList>`
 
 // Properties as CloudFormation passes them: scalars as strings.
 var (
@@ -324,6 +325,11 @@ func TestTheFirstDeployOnALiveClusterIsComparedWithIt(t *testing.T) {
 			assert.Contains(t, err.Error(), "so CloudFormation would replace it with a new one restored again from SnapshotIdentifier=arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:a, losing every write since that source was restored")
 			assert.Contains(t, err.Error(), "cdk deploy -c 'AppStack/Database.allowReplace="+live.physical+"'")
 		}
+		// WHEN the template drops the source and the guard cannot read its
+		// previous properties, THEN the cluster's tag tells it was restored
+		_, _, err = c.Handle(context.Background(), update(map[string]interface{}{contract.GuardResources: "garbage"}, raw(one(cluster(noSource, restoredTemplate)), nil)), discard)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "the live cluster was restored (from a snapshot; its tag restorable:restored-from), and the template has no restore source: CloudFormation would create a new, EMPTY")
 		// AND with unreadable previous properties, the same
 		_, _, err = c.Handle(context.Background(), update(map[string]interface{}{contract.GuardResources: "garbage"}, raw(one(cluster(snapshotA, with(restoredTemplate, "KmsKeyId", otherKey))), nil)), discard)
 		require.Error(t, err)

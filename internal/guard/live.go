@@ -70,6 +70,18 @@ var liveRules = map[string][]liveRule{
 		{property: "BackupVaultName", equal: func(l, t string) bool { return l == t }},
 		{property: "EncryptionKeyArn", equal: sameKey},
 	},
+	// https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-backup/blob/main/logically-air-gapped-backup-vault/aws-backup-logicallyairgappedbackupvault.json
+	contract.TypeAirGapVault: {
+		{property: "BackupVaultName", equal: func(l, t string) bool { return l == t }},
+		{property: "MinRetentionDays", equal: sameNumber},
+		{property: "MaxRetentionDays", equal: sameNumber},
+	},
+}
+
+// sameNumber compares numbers that CloudFormation passes as strings ("35")
+// with what the service reports.
+func sameNumber(live, template string) bool {
+	return strings.TrimSuffix(live, ".0") == strings.TrimSuffix(template, ".0")
 }
 
 // CompareLive lists the create-only properties whose template value differs

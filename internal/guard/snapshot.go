@@ -64,6 +64,19 @@ func changesNeedingSnapshot(prev, next Props) []string {
 	return out
 }
 
+// startsWatching returns the clusters the guard knew whose entry asks for
+// snapshots before a change for the first time.
+func startsWatching(prev, next Props) map[string]bool {
+	out := map[string]bool{}
+	for id, n := range next.Resources {
+		p, known := prev.Resources[id]
+		if known && n.BeforeChange != nil && p.BeforeChange == nil {
+			out[id] = true
+		}
+	}
+	return out
+}
+
 // snapshotMargin is the time left, when the guard stops waiting for a
 // snapshot, to answer CloudFormation before the function's own deadline.
 const snapshotMargin = 20 * time.Second

@@ -441,3 +441,20 @@ func TestSeveralClustersSnapshotTogetherAfterOneListing(t *testing.T) {
 		assert.Contains(t, data[contract.RollbackAttribute(id)], "snapshotArn=")
 	}
 }
+
+func TestAKnownClusterThatStartsBeingWatchedIsComparedWithTheLiveVersion(t *testing.T) {
+	// GIVEN a plain cluster the guard knew (an entry without snapshots), on
+	// PostgreSQL 15.8, and a deploy that adopts it into restorable, whose
+	// snapshots are on by default, and raises the engine to 16.4
+	_, f, c := snapshotWorld(t)
+	f.clusters[physicalCluster] = strings.Replace(restoredCluster, "<EngineVersion>16.4</EngineVersion>", "<EngineVersion>15.8</EngineVersion>", 1)
+	plain := cluster(noSource, restorable)
+	plain.Plain = true
+	adopted := watched("16.4", 3, noSource)
+	// WHEN the guard handles it
+	_, data, err := c.Handle(withDeadline(t, time.Minute), update(rawWatched(one(plain)), rawWatched(one(adopted))), discard)
+	// THEN it took a snapshot first
+	require.NoError(t, err)
+	assert.Equal(t, 1, f.count("CreateDBClusterSnapshot"))
+	assert.Contains(t, data[contract.RollbackAttribute(clusterID)], firstSnapshot)
+}

@@ -23,6 +23,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/restorable-cdk/restorable/internal/contract"
 	"github.com/restorable-cdk/restorable/internal/efsrestore"
@@ -42,8 +43,12 @@ func main() {
 	case contract.HandlerEFSRestore:
 		cfg := awsConfig()
 		h := efsrestore.Handler{Backup: backup.NewFromConfig(cfg), EFS: efs.NewFromConfig(cfg), DataSync: datasync.NewFromConfig(cfg),
-			Lambda: awslambda.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg), CloudFormation: cloudformation.NewFromConfig(cfg), Log: log.Printf}
+			Lambda: awslambda.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg), CloudFormation: cloudformation.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg), Log: log.Printf}
 		lambda.Start(restoreHandler(h))
+	case contract.HandlerEFSCleaner:
+		cfg := awsConfig()
+		h := efsrestore.Handler{EFS: efs.NewFromConfig(cfg), DataSync: datasync.NewFromConfig(cfg), Log: log.Printf}
+		lambda.Start(h.Clean)
 	case contract.HandlerMover:
 		m := mover.Mover{Root: os.Getenv(contract.EnvMount), Now: time.Now, LeaseFor: contract.MoverLease}
 		if m.Root == "" {

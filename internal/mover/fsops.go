@@ -30,6 +30,11 @@ type dir struct {
 	// noRenameFlags is set when renameat2's flags are known to be refused,
 	// as on NFS; dirs opened from this one inherit it.
 	noRenameFlags bool
+	// private is a directory no client writes in: the mover's own, under
+	// /.restorable, and AWS Backup's restore directory, which only the
+	// restore job writes, before the move. A plain rename into it cannot
+	// replace a client's file.
+	private bool
 }
 
 func (d dir) close() { _ = unix.Close(d.fd) }
@@ -52,7 +57,7 @@ func (d dir) sub(name string) (dir, error) {
 	if err != nil {
 		return dir{}, fmt.Errorf("mover: open directory %s: %w", d.join(name), err)
 	}
-	return dir{fd: fd, name: d.join(name), noRenameFlags: d.noRenameFlags}, nil
+	return dir{fd: fd, name: d.join(name), noRenameFlags: d.noRenameFlags, private: d.private}, nil
 }
 
 // ensure opens the directory name inside d, creating it (mode 0700) if needed.

@@ -201,6 +201,7 @@ func (m Mover) Handle(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	state.private = true
 	defer state.close()
 	jobs, err := state.ensure("jobs")
 	if err != nil {

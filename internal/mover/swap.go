@@ -125,6 +125,7 @@ func (w *work) openDirs() error {
 		if w.restore, err = w.root.sub(w.job.RestoreDir); err != nil {
 			return err
 		}
+		w.restore.private = true
 	}
 	if w.aside.fd == 0 {
 		if w.aside, err = w.state.ensure(w.job.AsideDir); err != nil {
@@ -324,11 +325,16 @@ func (w *work) abort() (Result, error) {
 	case phasePrepared:
 		return Result{Status: StatusUndone, Message: "nothing had been moved"}, w.save(phaseUndone)
 	case phasePlanned:
-		if err := w.undo(); err != nil {
+		kept, err := w.undo()
+		if err != nil {
 			return Result{}, err
 		}
-		return Result{Status: StatusUndone, RestoreDir: w.job.RestoreDir,
-			Message: "the swap was undone: every entry is back at the root as it was, and AWS Backup's restore directory is left at the root"}, w.save(phaseUndone)
+		msg := "the swap was undone: every entry is back at the root as it was, and AWS Backup's restore directory is left at the root"
+		if len(kept) > 0 {
+			msg = fmt.Sprintf("the swap was undone, but for %s: a client wrote an entry of that name at the root during the restore, which stays; the entry that was there before is kept in /%s/%s. AWS Backup's restore directory is left at the root",
+				strings.Join(kept, ", "), StateDir, w.job.AsideDir)
+		}
+		return Result{Status: StatusUndone, RestoreDir: w.job.RestoreDir, Kept: kept, Message: msg}, w.save(phaseUndone)
 	case phaseSwapped, phasePurging:
 		// Fully restored: record it. Leftover discarded copies are deleted by
 		// the next restore.
@@ -355,21 +361,22 @@ func (w *work) abort() (Result, error) {
 }
 
 // undo reverses the request's renames.
-func (w *work) undo() error {
+func (w *work) undo() ([]string, error) {
 	if err := w.openDirs(); err != nil {
-		return err
+		return nil, err
 	}
+	var kept []string
 	inRestore, err := w.restore.set()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	inRoot, err := w.root.set()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	inAside, err := w.aside.set()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	entries := append([]string(nil), w.job.Entries...)
 	sort.Sort(sort.Reverse(sort.StringSlice(entries)))
@@ -380,7 +387,7 @@ func (w *work) undo() error {
 			// restore directory again.
 			found, err := w.resolvePut(e, w.restore, w.root)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			inRoot[e] = !found
 		}
@@ -391,7 +398,7 @@ func (w *work) undo() error {
 			// The restored entry is in place: put it back.
 			w.hook("unrestore " + e)
 			if err := w.put(w.root, e, w.restore); err != nil {
-				return err
+				return nil, err
 			}
 			inRoot[e], inRestore[e] = false, true
 		}
@@ -400,22 +407,25 @@ func (w *work) undo() error {
 				// An unaside a crash interrupted, or a writer's entry.
 				found, err := w.resolvePut(e, w.root, w.aside)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if found {
 					continue
 				}
-				return fmt.Errorf("mover: cannot put /%s back from %s: an entry of that name is at the root", e, w.aside.name)
+				// A client's new entry: it stays, and the one that was
+				// there before stays aside; nothing is overwritten.
+				kept = append(kept, "/"+e)
+				continue
 			}
 			w.hook("unaside " + e)
 			if err := w.put(w.aside, e, w.root); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	inDiscard, err := w.dc.set()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// First settle a put a crash interrupted, whose journal entry the next
 	// put would overwrite.
@@ -423,7 +433,7 @@ func (w *work) undo() error {
 		if inDiscard[e] && inRestore[e] {
 			found, err := w.resolvePut(e, w.restore, w.dc)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			inDiscard[e] = !found
 		}
@@ -431,7 +441,7 @@ func (w *work) undo() error {
 	for _, e := range w.job.Excluded {
 		if inDiscard[e] && !inRestore[e] {
 			if err := w.put(w.dc, e, w.restore); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -439,7 +449,8 @@ func (w *work) undo() error {
 	_, _ = w.state.removeEmpty(w.job.AsideDir)
 	_, _ = w.state.removeEmpty(w.job.DiscardDir)
 	w.job.Moved, w.job.SetAside = 0, 0
-	return nil
+	sort.Strings(kept)
+	return kept, nil
 }
 
 func deleteFile(d dir, name string) error {
@@ -464,6 +475,25 @@ func (w *work) put(from dir, name string, to dir) error {
 	if !errors.Is(err, errNoRenameFlags) {
 		return err
 	}
+	if to.private {
+		// Into a directory no client writes in: a plain rename, atomic on
+		// the server (RFC 8881, section 18.26), moves whatever the source
+		// name holds at that moment, also a file a writer has just saved
+		// over it with its own rename, so nothing at the source is lost;
+		// and the name at the destination is free (checked just before,
+		// and nobody else creates names there).
+		exists, err := to.has(name)
+		if err != nil {
+			return err
+		}
+		if exists {
+			return fmt.Errorf("mover: rename %s to %s: %w", from.join(name), to.join(name), unix.EEXIST)
+		}
+		w.hook("rename " + name)
+		return from.renameOver(name, to)
+	}
+	// Into a directory clients write in (the root), from one they do not:
+	// never onto a name a client could have created meanwhile.
 	if !from.isDir(name) {
 		w.hook("link " + name)
 		if err := from.link(name, to); err != nil {

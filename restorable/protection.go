@@ -2,6 +2,7 @@ package restorable
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
@@ -128,8 +129,11 @@ func NewProtection(scope constructs.Construct, id *string, props *ProtectionProp
 			panic(atConstruct(path, err))
 		}
 		p.copyVault = pp.CopyToVaultArn
-		if a, err := parseARN("CopyToVaultArn", pp.CopyToVaultArn); err == nil && a.AccountID != *awscdk.Stack_Of(p).Account() && !isToken(*awscdk.Stack_Of(p).Account()) {
-			p.copyAccount = a.AccountID
+		// The ARN may hold a token for its partition; the account is the
+		// fifth field either way.
+		if parts := strings.SplitN(pp.CopyToVaultArn, ":", 6); len(parts) == 6 && accountIDPattern.MatchString(parts[4]) &&
+			!isToken(*awscdk.Stack_Of(p).Account()) && parts[4] != *awscdk.Stack_Of(p).Account() {
+			p.copyAccount = parts[4]
 		}
 	}
 	p.vault = pp.Vault

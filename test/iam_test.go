@@ -237,6 +237,13 @@ func conditionHolds(op, got string, present bool, want interface{}) bool {
 		return present && got == wants[0]
 	case "BoolIfExists":
 		return !present || got == wants[0]
+	case "StringNotLike", "ArnNotLike":
+		for _, w := range wants {
+			if present && wildcard(w, got) {
+				return false
+			}
+		}
+		return true
 	case "StringNotEquals", "ArnNotEquals":
 		for _, w := range wants {
 			if present && got == w {

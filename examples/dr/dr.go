@@ -16,7 +16,10 @@
 package dr
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/restorable-cdk/restorable/examples/redmine"
@@ -36,6 +39,16 @@ type Props struct {
 	// is lost.
 	// Default: ap-northeast-3 (Osaka).
 	RecoveryRegion string
+	// BackupAccount keeps the copies in this other account of the
+	// organization (a restorable.BackupDestination), so that they outlive
+	// the workload account's credentials. Needs Account.
+	// Default: the copies stay in the workload account (a RecoveryVault).
+	BackupAccount string
+	// LockRecoveryVault locks the vault that keeps the copies in compliance
+	// mode: after 3 days nobody, not even the root user, can remove the lock
+	// or delete a copy before its 7 days.
+	// Default: governance mode (NewRecoveryVault's default).
+	LockRecoveryVault bool
 }
 
 // VaultName names the recovery vault, so the primary stack can compute its ARN
@@ -62,21 +75,46 @@ func New(app awscdk.App, props *Props) (*App, error) {
 		if props.RecoveryRegion != "" {
 			p.RecoveryRegion = props.RecoveryRegion
 		}
+		p.BackupAccount, p.LockRecoveryVault = props.BackupAccount, props.LockRecoveryVault
+	}
+	if p.BackupAccount != "" && p.Account == nil {
+		return nil, fmt.Errorf("dr: BackupAccount=%q needs Account, the workload account that copies into it", p.BackupAccount)
 	}
 	env := func(region string) *awscdk.Environment {
 		return &awscdk.Environment{Account: p.Account, Region: jsii.String(region)}
 	}
 	a := &App{}
 
-	a.Vault = awscdk.NewStack(app, jsii.String("RedmineDrVault"), &awscdk.StackProps{
-		Env:         env(p.RecoveryRegion),
-		Description: jsii.String("Redmine DR: the vault in " + p.RecoveryRegion + " that keeps copies of " + p.PrimaryRegion + "'s backups"),
-	})
-	vaultProps, err := restorable.RecoveryVaultFromContext(a.Vault, "RecoveryVault", restorable.RecoveryVaultProps{VaultName: VaultName})
-	if err != nil {
-		return nil, err
+	var err error
+	var lock *awsbackup.LockConfiguration
+	if p.LockRecoveryVault {
+		lock = &awsbackup.LockConfiguration{MinRetention: awscdk.Duration_Days(jsii.Number(7)), ChangeableFor: awscdk.Duration_Days(jsii.Number(3))}
 	}
-	restorable.NewRecoveryVault(a.Vault, jsii.String("RecoveryVault"), vaultProps)
+	copyTo := &redmine.RecoveryVault{Region: p.RecoveryRegion, Name: VaultName}
+	if p.BackupAccount != "" {
+		a.Vault = awscdk.NewStack(app, jsii.String("RedmineDrVault"), &awscdk.StackProps{
+			Env:         &awscdk.Environment{Account: jsii.String(p.BackupAccount), Region: jsii.String(p.RecoveryRegion)},
+			Description: jsii.String("Redmine DR: the vault in the backup account " + p.BackupAccount + " that keeps copies of " + p.PrimaryRegion + "'s backups"),
+		})
+		destProps, err := restorable.BackupDestinationFromContext(a.Vault, "BackupDestination", restorable.BackupDestinationProps{
+			VaultName: VaultName, SourceAccounts: []string{*p.Account}, VaultLock: lock,
+		})
+		if err != nil {
+			return nil, err
+		}
+		restorable.NewBackupDestination(a.Vault, jsii.String("BackupDestination"), destProps)
+		copyTo.Account = p.BackupAccount
+	} else {
+		a.Vault = awscdk.NewStack(app, jsii.String("RedmineDrVault"), &awscdk.StackProps{
+			Env:         env(p.RecoveryRegion),
+			Description: jsii.String("Redmine DR: the vault in " + p.RecoveryRegion + " that keeps copies of " + p.PrimaryRegion + "'s backups"),
+		})
+		vaultProps, err := restorable.RecoveryVaultFromContext(a.Vault, "RecoveryVault", restorable.RecoveryVaultProps{VaultName: VaultName, VaultLock: lock})
+		if err != nil {
+			return nil, err
+		}
+		restorable.NewRecoveryVault(a.Vault, jsii.String("RecoveryVault"), vaultProps)
+	}
 
 	// The primary stack copies every recovery point to the vault, whose ARN it
 	// computes from the vault's name and region (no reference across regions);
@@ -85,7 +123,7 @@ func New(app awscdk.App, props *Props) (*App, error) {
 	a.Primary, err = redmine.NewStack(app, "RedminePrimary", &redmine.StackProps{
 		StackProps:    awscdk.StackProps{Env: env(p.PrimaryRegion), Description: jsii.String("Redmine in " + p.PrimaryRegion)},
 		Protection:    &restorable.ProtectionProps{RestoreTesting: &restorable.RestoreTestingProps{}},
-		CopyBackupsTo: &redmine.RecoveryVault{Region: p.RecoveryRegion, Name: VaultName},
+		CopyBackupsTo: copyTo,
 	})
 	if err != nil {
 		return nil, err

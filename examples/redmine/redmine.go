@@ -53,9 +53,13 @@ type StackProps struct {
 	CopyBackupsTo *RecoveryVault
 }
 
-// RecoveryVault names a vault in another region.
+// RecoveryVault names a vault in another region, and, with Account, in
+// another account (a restorable.BackupDestination).
 type RecoveryVault struct {
 	Region, Name string
+	// Account is the other account the vault is in.
+	// Default: this stack's account.
+	Account string
 }
 
 // ZoneName is the private hosted zone in which the database has a host name that
@@ -123,7 +127,9 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		if p.Protection != nil {
 			pp = *p.Protection
 		}
-		if v := p.CopyBackupsTo; v != nil {
+		if v := p.CopyBackupsTo; v != nil && v.Account != "" {
+			pp.CopyToVaultArn = restorable.BackupDestinationArn(stack, v.Account, v.Region, v.Name)
+		} else if v != nil {
 			pp.CopyToVaultArn = restorable.RecoveryVaultArn(stack, v.Region, v.Name)
 		}
 		restorable.ConfigureStackProtection(stack, &pp)

@@ -27,8 +27,14 @@ import (
 // Every field is optional.
 type AirGapProps struct {
 	// VaultArn copies into this logically air-gapped vault instead of a new
-	// one: one in another account of the organization, or one shared with
-	// this account through AWS RAM.
+	// one: one that another account of the organization owns, whose access
+	// policy lets this account copy in, with cross-account backup turned on
+	// in the organization. (A vault shared with this account through AWS RAM
+	// can be restored from, not copied into: copies are made from the
+	// owning account.) Aurora cannot be copied across regions to or from a
+	// logically air-gapped vault, so with an Aurora cluster the vault must be
+	// in the stack's region
+	// (https://docs.aws.amazon.com/aws-backup/latest/devguide/logicallyairgappedvault.html).
 	// Default: a new vault in this stack.
 	VaultArn string
 	// VaultName names the new vault (2 to 50 letters, digits, hyphens and
@@ -223,4 +229,23 @@ func (g *airGap) reportLines() []string {
 		fmt.Sprintf("air gap: every recovery point copied to a logically air-gapped vault, compliance-locked: kept %g to %g days, deletable by no one earlier", g.min, g.max),
 		"         (Aurora and EFS: the Config rules aurora- and efs-resources-in-logically-air-gapped-vault check it)",
 	}
+}
+
+// refuseAuroraAcrossRegions refuses a given air-gapped vault in another
+// region once an Aurora cluster joins: "Cross-Region copy to or from a
+// logically air-gapped vault is not currently available for backups that
+// contain Amazon Aurora"
+// (https://docs.aws.amazon.com/aws-backup/latest/devguide/logicallyairgappedvault.html),
+// so every copy job of the cluster would fail.
+func (g *airGap) refuseAuroraAcrossRegions(path, region string) {
+	if g == nil || !g.given || isToken(g.arn) || region == "" || isToken(region) {
+		return
+	}
+	a, err := parseARN("AirGap.VaultArn", g.arn)
+	if err != nil || a.Region == region {
+		return
+	}
+	panic(&InputError{Construct: path, Setting: "AirGap.VaultArn", Value: g.arn,
+		Problem: "is in " + a.Region + ", and AWS Backup copies no Aurora backup across regions into a logically air-gapped vault, so every copy of the cluster that joins would fail",
+		Fix:     "give a logically air-gapped vault in " + region + " (another account's, for a copy outside this account), and copy to another region with CopyToVaultArn"})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -28,7 +29,9 @@ type AlertProps struct {
 
 // alerts is a protection's notification topic and what it watches.
 type alerts struct {
-	topic   awssns.ITopic
+	topic awssns.ITopic
+	// key encrypts the topic restorable created; nil with AlertProps.Topic.
+	key     awskms.IKey
 	watched []string
 }
 
@@ -58,15 +61,21 @@ func (p *Protection) newAlerts(props AlertProps) *alerts {
 	stack := awscdk.Stack_Of(p)
 	if a.topic == nil {
 		key := newHardenedKey(scope, "TopicKey", "restorable: encryption of the alert topic of "+*p.Node().Path())
+		a.key = key
 		// EventBridge and CloudWatch alarms publish to an encrypted topic only
 		// if they may use its key
 		// (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+		// No aws:SourceAccount or aws:SourceArn condition: the same page says
+		// "Adding the aws:SourceAccount and aws:SourceArn to a AWS KMS policy
+		// is not supported for EventBridge-to-encrypted topics", and with one
+		// every delivery fails (awslabs/landing-zone-accelerator-on-aws#407).
+		// The key encrypts this topic only, and the topic's own policy says
+		// who may publish.
 		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("PublishFromEventBridgeAndCloudWatch"),
 			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil), awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 			Resources:  jsii.Strings("*"),
-			Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()}},
 		}), jsii.Bool(false))
 		a.topic = awssns.NewTopic(scope, jsii.String("Topic"), &awssns.TopicProps{
 			DisplayName: jsii.String("restorable alerts"),
@@ -109,6 +118,24 @@ func (p *Protection) newAlerts(props AlertProps) *alerts {
 		Detail:     &map[string]interface{}{"eventSource": []string{"kms.amazonaws.com"}, "eventName": keyWeakeningCalls},
 	})
 	return a
+}
+
+// grantAlert lets grantee publish to the alert topic: sns:Publish on the
+// topic, and the data key calls SNS makes with the caller's permissions on
+// the topic's key (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html),
+// named rather than through GrantPublish's kms:GenerateDataKey*.
+func (p *Protection) grantAlert(grantee awsiam.IGrantable) {
+	if p.alerts == nil {
+		return
+	}
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{p.alerts.topic.TopicArn()},
+	}))
+	if p.alerts.key != nil {
+		grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"), Resources: &[]*string{p.alerts.key.KeyArn()},
+		}))
+	}
 }
 
 // AlertTopic is the topic the protection's alerts go to, or nil when they are

@@ -232,8 +232,8 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.snapshotBeforeChange(props.SnapshotBeforeChange)
 	if c.protection = props.Protection; c.protection != nil {
 		c.protection.join(c, awsbackup.BackupResource_FromRdsDatabaseCluster(c.cluster), testedAurora, c.cluster.ClusterArn())
-		if c.key != nil {
-			c.protection.shareKey(c.key)
+		if p.StorageEncryptionKey != nil {
+			c.protection.shareKey(p.StorageEncryptionKey)
 		}
 	}
 	if props.StableEndpoint != nil {

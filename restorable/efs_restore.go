@@ -105,9 +105,7 @@ func (c *FileSystem) addRestore(vpc awsec2.IVpc, subnets *awsec2.SubnetSelection
 		// the protection's alert topic (internal/efsrestore: alertOnFailure).
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	if topic := c.protection.AlertTopic(); topic != nil {
-		topic.GrantPublish(svc.role)
-	}
+	c.protection.grantAlert(svc.role)
 	startCfn := r.start.Node().DefaultChild().(awscdk.CfnResource)
 	// The guard first: a refused deploy starts no restore. The file system
 	// next, so its policy lets the mover in before the restore starts.

@@ -163,8 +163,8 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 		c.protection = StackProtection(c)
 	}
 	c.protection.join(c, awsbackup.BackupResource_FromEfsFileSystem(c.fs), testedEFS, c.fs.FileSystemArn())
-	if c.key != nil {
-		c.protection.shareKey(c.key)
+	if p.KmsKey != nil {
+		c.protection.shareKey(p.KmsKey)
 	}
 	c.guard = guardOf(c).protect(c, c.cfn, props.AllowReplace, props.Adopt, nil, c.guardCreateOnly)
 	var restorers []*string

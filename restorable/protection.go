@@ -2,6 +2,7 @@ package restorable
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -46,6 +47,17 @@ type ProtectionProps struct {
 	// account of the organization (see NewBackupDestination), in any region.
 	// Default: no copies.
 	CopyToVaultArn string
+	// AlsoCopyToVaultArns copies every recovery point to these vaults as
+	// well, one copy action each. AWS Backup copies an Aurora snapshot
+	// across accounts or across regions, never both in one copy ("For
+	// Amazon RDS and Aurora snapshots, AWS Backup only supports automating
+	// either cross-account or cross-Region copies":
+	// https://docs.aws.amazon.com/aws-backup/latest/devguide/recov-point-create-a-copy.html),
+	// so with an Aurora cluster, survive both the region and the account
+	// with two destinations: a vault in another region of this account and
+	// one in another account in this region.
+	// Default: no further copies.
+	AlsoCopyToVaultArns []string
 	// AirGap configures the copy of every recovery point into a logically
 	// air-gapped vault, which no principal of this account can empty early.
 	// Default: on, into a new logically air-gapped vault in the stack, kept
@@ -85,15 +97,16 @@ type Protection struct {
 	role       awsiam.Role
 	continuous float64 // retention in days of the plan's continuous rule, 0 if none
 	guard      *guardEntry
-	copyVault  string
+	// copyVaults are the vaults every recovery point is copied to.
+	copyVaults []string
 	airGap     *airGap
 	alerts     *alerts
 	// noAirGap says why there is no air-gapped copy, for the report.
 	noAirGap   string
 	selections int
 	testing    *restoreTesting
-	// copyAccount is the other account copies go to, if any.
-	copyAccount string
+	// copyAccounts are the other accounts copies go to.
+	copyAccounts []string
 	// clusterStacks are the stacks of the clusters that joined.
 	clusterStacks []awscdk.Stack
 }
@@ -124,17 +137,9 @@ func NewProtection(scope constructs.Construct, id *string, props *ProtectionProp
 	if props != nil {
 		pp = *props
 	}
-	if pp.CopyToVaultArn != "" {
-		if err := validateVaultArn("CopyToVaultArn", pp.CopyToVaultArn, stackRegion(p), *awscdk.Stack_Of(p).Account()); err != nil {
-			panic(atConstruct(path, err))
-		}
-		p.copyVault = pp.CopyToVaultArn
-		// The ARN may hold a token for its partition; the account is the
-		// fifth field either way.
-		if parts := strings.SplitN(pp.CopyToVaultArn, ":", 6); len(parts) == 6 && accountIDPattern.MatchString(parts[4]) &&
-			!isToken(*awscdk.Stack_Of(p).Account()) && parts[4] != *awscdk.Stack_Of(p).Account() {
-			p.copyAccount = parts[4]
-		}
+	p.addCopyVault(path, "CopyToVaultArn", pp.CopyToVaultArn)
+	for i, v := range pp.AlsoCopyToVaultArns {
+		p.addCopyVault(path, fmt.Sprintf("AlsoCopyToVaultArns[%d]", i), v)
 	}
 	p.vault = pp.Vault
 	if p.vault == nil {
@@ -226,9 +231,13 @@ func (p *Protection) newPlan(path string, rules []*awsbackup.BackupPlanRuleProps
 			p.continuous = *rule.DeleteAfter.ToDays(nil)
 		}
 		var copies []*awsbackup.BackupPlanCopyActionProps
-		if p.copyVault != "" {
+		for i, v := range p.copyVaults {
+			id := "CopyVault" + *rule.RuleName
+			if i > 0 {
+				id = fmt.Sprintf("CopyVault%d%s", i+1, *rule.RuleName)
+			}
 			copies = append(copies, &awsbackup.BackupPlanCopyActionProps{
-				DestinationBackupVault: awsbackup.BackupVault_FromBackupVaultArn(p, jsii.String("CopyVault"+*rule.RuleName), jsii.String(p.copyVault)),
+				DestinationBackupVault: awsbackup.BackupVault_FromBackupVaultArn(p, jsii.String(id), jsii.String(v)),
 				DeleteAfter:            rule.DeleteAfter,
 				MoveToColdStorageAfter: rule.MoveToColdStorageAfter,
 			})
@@ -270,8 +279,8 @@ func (p *Protection) newRole() awsiam.Role {
 		return awsiam.NewPolicyStatement(props)
 	}
 	vaults := []*string{p.vault.BackupVaultArn()}
-	if p.copyVault != "" {
-		vaults = append(vaults, jsii.String(p.copyVault))
+	for _, v := range p.copyVaults {
+		vaults = append(vaults, jsii.String(v))
 	}
 	if p.airGap != nil {
 		vaults = append(vaults, jsii.String(p.airGap.arn))
@@ -303,17 +312,21 @@ func (p *Protection) newRole() awsiam.Role {
 			map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}),
 		statement("ResourceTags", []string{"tag:GetResources"}, jsii.Strings("*"), nil),
 	}
-	if p.copyVault != "" {
+	for i, v := range p.copyVaults {
 		// Copies are made in the destination region: AWS Backup copies an
 		// Aurora snapshot there and has it encrypted with that vault's key.
-		dest := awscdk.Arn_Split(jsii.String(p.copyVault), awscdk.ArnFormat_COLON_RESOURCE_NAME).Region
+		suffix := ""
+		if i > 0 {
+			suffix = strconv.Itoa(i + 1)
+		}
+		dest := awscdk.Arn_Split(jsii.String(v), awscdk.ArnFormat_COLON_RESOURCE_NAME).Region
 		inDest := func(service, resource string) *string {
 			return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Region: dest, Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
 		}
 		statements = append(statements,
-			statement("CopyAuroraSnapshots", []string{"rds:CopyDBClusterSnapshot", "rds:AddTagsToResource", "rds:DescribeDBClusterSnapshots"},
+			statement("CopyAuroraSnapshots"+suffix, []string{"rds:CopyDBClusterSnapshot", "rds:AddTagsToResource", "rds:DescribeDBClusterSnapshots"},
 				&[]*string{inDest("rds", "cluster-snapshot:*")}, nil),
-			statement("CopyKeys", []string{"kms:DescribeKey", "kms:CreateGrant"}, &[]*string{inDest("kms", "key/*")},
+			statement("CopyKeys"+suffix, []string{"kms:DescribeKey", "kms:CreateGrant"}, &[]*string{inDest("kms", "key/*")},
 				map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}))
 	}
 	for _, s := range statements {
@@ -340,6 +353,8 @@ func (p *Protection) join(scope constructs.Construct, resource awsbackup.BackupR
 	p.selections++
 	if kind == testedAurora {
 		p.clusterStacks = append(p.clusterStacks, awscdk.Stack_Of(scope))
+		p.airGap.refuseAuroraAcrossRegions(*p.Node().Path(), stackRegion(p))
+		p.refuseAuroraAcrossAccountsAndRegions()
 	}
 	if p.testing != nil {
 		p.testing.add(kind, arn)
@@ -373,8 +388,8 @@ func (p *Protection) reportLines() []string {
 	if p.continuous > 0 {
 		lines = append(lines, fmt.Sprintf("         continuous backup for %g days where supported (Aurora point in time)", p.continuous))
 	}
-	if p.copyVault != "" {
-		lines = append(lines, "copies:  every recovery point to "+p.copyVault)
+	for _, v := range p.copyVaults {
+		lines = append(lines, "copies:  every recovery point to "+v)
 	}
 	if p.airGap != nil {
 		lines = append(lines, p.airGap.reportLines()...)
@@ -397,20 +412,107 @@ func (p *Protection) reportLines() []string {
 	return lines
 }
 
-// shareKey lets the account that copies go to decrypt what key encrypts,
-// through AWS services only: a copy into another account needs the source's
-// key shared with it ("you must share the KMS key with the destination
-// account": https://docs.aws.amazon.com/aws-backup/latest/devguide/create-cross-account-backup.html).
-func (p *Protection) shareKey(key awskms.IKey) {
+// shareKey lets the account that copies go to use key through AWS services
+// only: a copy into another account needs the source's key shared with it
+// ("you must share the KMS key with the destination account":
+// https://docs.aws.amazon.com/aws-backup/latest/devguide/create-cross-account-backup.html;
+// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/share-encrypted-snapshot.html).
+// kms:GrantIsForAWSResource is in the request context of the grant
+// operations only (https://docs.aws.amazon.com/kms/latest/developerguide/grant-authorization.html),
+// so it conditions CreateGrant, and kms:ViaService the rest.
+func (p *Protection) shareKey(key constructs.IConstruct) {
+	for i, account := range p.copyAccounts {
+		suffix := ""
+		if i > 0 {
+			suffix = strconv.Itoa(i + 1)
+		}
+		p.shareKeyWith(key, account, suffix)
+	}
+}
+
+func (p *Protection) shareKeyWith(key constructs.IConstruct, copyAccount, suffix string) {
 	k, ok := key.(awskms.Key)
-	if p.copyAccount == "" || !ok {
+	if !ok {
+		awscdk.Annotations_Of(p).AddWarningV2(jsii.String("restorable:keyNotShared"), jsii.String(fmt.Sprintf(
+			"copies go to account %s, but the key %s is not one restorable created, so restorable cannot share it: add to its key policy kms:Decrypt, kms:DescribeKey and kms:ReEncryptFrom through backup, rds and elasticfilesystem, and kms:CreateGrant with kms:GrantIsForAWSResource, for arn:aws:iam::%s:root, or every copy job fails (the alerts report it)",
+			copyAccount, *key.Node().Path(), copyAccount)))
 		return
 	}
+	stack := awscdk.Stack_Of(p)
+	via := func(service string) string {
+		return *awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String(service + "."), stack.Region(), jsii.String(".amazonaws.com")})
+	}
+	account := &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(jsii.String(copyAccount))}
 	k.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("CopiesIntoTheBackupAccount"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(jsii.String(p.copyAccount))},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"),
+		Sid:        jsii.String("CopiesIntoTheBackupAccount" + suffix),
+		Principals: account,
+		Actions:    jsii.Strings("kms:Decrypt", "kms:DescribeKey", "kms:ReEncryptFrom"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"kms:ViaService": []string{via("backup"), via("rds"), via("elasticfilesystem")}}},
+	}), jsii.Bool(false))
+	k.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("GrantsForCopiesIntoTheBackupAccount" + suffix),
+		Principals: account,
+		Actions:    jsii.Strings("kms:CreateGrant"),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}},
 	}), jsii.Bool(false))
+}
+
+// addCopyVault validates and adds a copy destination.
+func (p *Protection) addCopyVault(path, setting, v string) {
+	if v == "" {
+		return
+	}
+	if err := validateVaultArn(setting, v, stackRegion(p), *awscdk.Stack_Of(p).Account()); err != nil {
+		panic(atConstruct(path, err))
+	}
+	p.copyVaults = append(p.copyVaults, v)
+	// The ARN may hold a token for its partition; the account is the fifth
+	// field either way.
+	if account := vaultAccount(v); account != "" && !isToken(*awscdk.Stack_Of(p).Account()) && account != *awscdk.Stack_Of(p).Account() {
+		for _, a := range p.copyAccounts {
+			if a == account {
+				return
+			}
+		}
+		p.copyAccounts = append(p.copyAccounts, account)
+	}
+}
+
+// vaultAccount and vaultRegion are the account and region fields of a vault
+// ARN, "" when they are not literal.
+func vaultAccount(arn string) string {
+	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 && accountIDPattern.MatchString(parts[4]) {
+		return parts[4]
+	}
+	return ""
+}
+
+func vaultRegion(arn string) string {
+	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 && regionName.MatchString(parts[3]) {
+		return parts[3]
+	}
+	return ""
+}
+
+// refuseAuroraAcrossAccountsAndRegions refuses, once an Aurora cluster
+// joins, a copy destination in another account and another region: AWS
+// Backup copies an Aurora snapshot across one or the other, not both
+// (https://docs.aws.amazon.com/aws-backup/latest/devguide/recov-point-create-a-copy.html),
+// so every copy of the cluster would fail.
+func (p *Protection) refuseAuroraAcrossAccountsAndRegions() {
+	account, region := *awscdk.Stack_Of(p).Account(), stackRegion(p)
+	if isToken(account) || region == "" {
+		return
+	}
+	for _, v := range p.copyVaults {
+		a, r := vaultAccount(v), vaultRegion(v)
+		if a == "" || r == "" || a == account || r == region {
+			continue
+		}
+		panic(&InputError{Construct: *p.Node().Path(), Setting: "CopyToVaultArn", Value: v,
+			Problem: "is in another account (" + a + ") and another region (" + r + "), and AWS Backup copies an Aurora snapshot across accounts or across regions, never both, so every copy of the cluster that joins would fail",
+			Fix:     "copy to a vault of account " + a + " in " + region + " (BackupDestinationArn(stack, \"" + a + "\", \"" + region + "\", name)) and, for the loss of the region, to one of this account in " + r + " (AlsoCopyToVaultArns: RecoveryVaultArn)"})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,7 +31,7 @@ func drWithBackupAccount(t *testing.T) drSynth {
 		require.NoError(t, err)
 		a, err := dr.New(cdkJSONApp(t, nil, outdir), &dr.Props{Account: jsii.String(drAccount), BackupAccount: backupAccount, LockRecoveryVault: true})
 		require.NoError(t, err)
-		drBackupAccount = &drSynth{app: a, vault: templateJSON(t, a.Vault), primary: templateJSON(t, a.Primary.Stack), recovery: templateJSON(t, a.Recovery.Stack), outdir: outdir}
+		drBackupAccount = &drSynth{app: a, vault: templateJSON(t, a.Vault), backup: templateJSON(t, a.Backup), primary: templateJSON(t, a.Primary.Stack), recovery: templateJSON(t, a.Recovery.Stack), outdir: outdir}
 	}
 	return *drBackupAccount
 }
@@ -170,7 +171,12 @@ func TestTheAlerts(t *testing.T) {
 	assert.Contains(t, fmtJSON(policies), `"aws:SecureTransport":"false"`)
 	keyID := refOf(props(topic)["KmsMasterKeyId"])
 	_, key := resourceByID(t, tmpl, keyID)
-	assert.Contains(t, fmtJSON(props(key)["KeyPolicy"]), `"events.amazonaws.com"`)
+	publish := statementBySid(t, asStatements(props(key)["KeyPolicy"]), "PublishFromEventBridgeAndCloudWatch")
+	assert.Contains(t, fmtJSON(publish["Principal"]), `"events.amazonaws.com"`)
+	// No aws:SourceAccount or aws:SourceArn: KMS does not get them from
+	// EventBridge, and every delivery would fail
+	// (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+	assert.NotContains(t, fmtJSON(publish), "aws:Source")
 	check(t, func() {
 		assertions.Template_FromJSON(&tmpl, nil).HasOutput(jsii.String("RestorableProtectionAlertTopicArn"), map[string]interface{}{})
 	})
@@ -180,14 +186,19 @@ func TestTheDRExampleWithABackupAccount(t *testing.T) {
 	s := drWithBackupAccount(t)
 	// The copies' vault is in the backup account, compliance-locked, and
 	// lets the workload account copy in, and only that.
-	_, vault := onlyResource(t, s.vault, "AWS::Backup::BackupVault")
+	_, vault := onlyResource(t, s.backup, "AWS::Backup::BackupVault")
 	assert.Equal(t, map[string]interface{}{"MinRetentionDays": float64(7), "ChangeableForDays": float64(3)}, props(vault)["LockConfiguration"])
+	assert.Equal(t, "ap-northeast-1", *s.app.Backup.Region(), "in the primary region: Aurora is copied across accounts or across regions, not both")
+	assert.Equal(t, backupAccount, *s.app.Backup.Account())
 	allow := statementBySid(t, asStatements(props(vault)["AccessPolicy"]), "CopyIntoFromSourceAccounts")
 	assert.Equal(t, "backup:CopyIntoBackupVault", allow["Action"])
 	assert.Contains(t, fmtJSON(allow["Principal"]), ":iam::"+drAccount+":root")
-	// The primary copies there, and shares its keys with that account for it.
+	// The primary copies there, and to the recovery region's vault of its
+	// own account, and shares its keys with the backup account for it.
 	_, plan := onlyResource(t, s.primary, "AWS::Backup::BackupPlan")
-	assert.Contains(t, fmtJSON(plan), ":backup:ap-northeast-3:"+backupAccount+":backup-vault:redmine-dr")
+	assert.Contains(t, fmtJSON(plan), ":backup:ap-northeast-1:"+backupAccount+":backup-vault:redmine-dr")
+	assert.Contains(t, fmtJSON(plan), ":backup:ap-northeast-3:"+drAccount+":backup-vault:redmine-dr")
+	assert.NotContains(t, fmtJSON(plan), ":backup:ap-northeast-3:"+backupAccount)
 	_, keys := resourcesOfType(t, s.primary, "AWS::KMS::Key")
 	shared := 0
 	for _, k := range keys {
@@ -197,6 +208,22 @@ func TestTheDRExampleWithABackupAccount(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 3, shared, "the vault key, the cluster key, the file system key")
+	// kms:GrantIsForAWSResource is only in CreateGrant's request context
+	// (https://docs.aws.amazon.com/kms/latest/developerguide/grant-authorization.html),
+	// so Decrypt and DescribeKey are shared through AWS services instead.
+	for _, k := range keys {
+		sts := asStatements(props(k)["KeyPolicy"])
+		if !strings.Contains(fmtJSON(sts), "CopiesIntoTheBackupAccount") {
+			continue
+		}
+		use := statementBySid(t, sts, "CopiesIntoTheBackupAccount")
+		assert.ElementsMatch(t, []interface{}{"kms:Decrypt", "kms:DescribeKey", "kms:ReEncryptFrom"}, use["Action"])
+		assert.NotContains(t, fmtJSON(use), "GrantIsForAWSResource")
+		assert.Contains(t, fmtJSON(use), "kms:ViaService")
+		grant := statementBySid(t, sts, "GrantsForCopiesIntoTheBackupAccount")
+		assert.Equal(t, "kms:CreateGrant", grant["Action"])
+		assert.Contains(t, fmtJSON(grant), `"kms:GrantIsForAWSResource":"true"`)
+	}
 }
 
 func TestABackupDestinationMisuse(t *testing.T) {
@@ -210,4 +237,43 @@ func TestABackupDestinationMisuse(t *testing.T) {
 	})
 	assert.Contains(t, msg, `SourceAccounts="12345": is not a 12-digit AWS account ID`)
 	_ = awsefs.PerformanceMode_GENERAL_PURPOSE
+}
+
+func TestCopiesThatCouldNeverSucceedAreCaught(t *testing.T) {
+	t.Run("Aurora into an air-gapped vault of another region is refused", func(t *testing.T) {
+		msg := panicMessage(t, func() {
+			newCluster(t, nil, func(stack awscdk.Stack, p *restorable.AuroraClusterProps) {
+				p.Protection = restorable.NewProtection(stack, jsii.String("Protection"), &restorable.ProtectionProps{
+					AirGap: &restorable.AirGapProps{VaultArn: "arn:aws:backup:ap-northeast-3:" + backupAccount + ":backup-vault:lag"},
+				})
+			})
+		})
+		assert.Contains(t, msg, `AirGap.VaultArn="arn:aws:backup:ap-northeast-3:`+backupAccount+`:backup-vault:lag": is in ap-northeast-3, and AWS Backup copies no Aurora backup across regions`)
+		assert.Contains(t, msg, "give a logically air-gapped vault in ap-northeast-1")
+	})
+	t.Run("Aurora copied to another account and another region at once is refused", func(t *testing.T) {
+		msg := panicMessage(t, func() {
+			newCluster(t, nil, func(stack awscdk.Stack, p *restorable.AuroraClusterProps) {
+				p.Protection = restorable.NewProtection(stack, jsii.String("Protection"), &restorable.ProtectionProps{
+					CopyToVaultArn: "arn:aws:backup:ap-northeast-3:" + backupAccount + ":backup-vault:dr",
+				})
+			})
+		})
+		assert.Contains(t, msg, `CopyToVaultArn="arn:aws:backup:ap-northeast-3:`+backupAccount+`:backup-vault:dr": is in another account (`+backupAccount+`) and another region (ap-northeast-3)`)
+		assert.Contains(t, msg, "AlsoCopyToVaultArns")
+		// Files alone may: EFS copies go across both at once.
+		newFiles(t, nil, func(stack awscdk.Stack, p *restorable.FileSystemProps) {
+			p.Protection = restorable.NewProtection(stack, jsii.String("Protection"), &restorable.ProtectionProps{
+				CopyToVaultArn: "arn:aws:backup:ap-northeast-3:" + backupAccount + ":backup-vault:dr",
+			})
+		})
+	})
+	t.Run("a key restorable cannot share with the copies' account is named", func(t *testing.T) {
+		stack, _ := newFiles(t, nil, func(stack awscdk.Stack, p *restorable.FileSystemProps) {
+			restorable.ConfigureStackProtection(stack, &restorable.ProtectionProps{CopyToVaultArn: "arn:aws:backup:ap-northeast-1:" + backupAccount + ":backup-vault:x"})
+			p.KmsKey = awskms.Key_FromKeyArn(stack, jsii.String("Imported"), jsii.String("arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
+		})
+		assertions.Annotations_FromStack(stack).HasWarning(jsii.String("/AppStack/RestorableProtection"),
+			assertions.Match_StringLikeRegexp(jsii.String(`copies go to account `+backupAccount+`, but the key AppStack/Imported is not one restorable created.*every copy job fails`)))
+	})
 }

@@ -39,7 +39,9 @@ var drRestore = map[string]string{
 type drSynth struct {
 	app                      *dr.App
 	vault, primary, recovery map[string]interface{}
-	outdir                   string
+	// backup is the backup account's vault, with BackupAccount.
+	backup map[string]interface{}
+	outdir string
 }
 
 var drSynths = map[string]drSynth{}

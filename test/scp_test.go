@@ -79,8 +79,10 @@ func TestTheSCPsBindDeployersAndAdministrators(t *testing.T) {
 		{"kms:DisableKey", key, true, true, true, false},
 		{"kms:DisableKeyRotation", key, true, true, true, false},
 		{"kms:RevokeGrant", key, true, true, true, false},
-		// Deploys still set key policies and plans.
+		// Deploys still set key policies and plans, and delete clusters
+		// (the guard decides which deploy may).
 		{"kms:PutKeyPolicy", key, true, false, true, false},
+		{"rds:DeleteDBCluster", "arn:aws:rds:ap-northeast-1:123456789012:cluster:appstack-database", true, false, true, false},
 		{"backup:UpdateBackupPlan", plan, true, false, true, false},
 		// Only the pipeline passes the execution role or assumes the deploy role.
 		{"iam:PassRole", cfnExecRole, true, true, false, false},
@@ -94,6 +96,22 @@ func TestTheSCPsBindDeployersAndAdministrators(t *testing.T) {
 			assert.Equal(t, want, denied(tt.action, tt.resource, who), "%s on %s by %s", tt.action, tt.resource, who)
 		}
 	}
+	// A key policy that locks everyone out, the caller included, is break-glass
+	// only: with it a deployer could make every recovery point the key
+	// encrypts unreadable for good, root and break-glass included
+	// (https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html).
+	bypass := func(principal string) bool {
+		for _, p := range all {
+			if p.denies("kms:PutKeyPolicy", key, map[string]string{"aws:PrincipalArn": principal, "kms:BypassPolicyLockoutSafetyCheck": "true"}) {
+				return true
+			}
+		}
+		return false
+	}
+	assert.True(t, bypass(cfnExecRole), "a deploy that bypasses the lockout check")
+	assert.True(t, bypass(admin))
+	assert.False(t, bypass(breakGlassRole))
+	assert.False(t, denied("kms:PutKeyPolicy", key, cfnExecRole), "an ordinary key policy change by a deploy")
 	// The deploy role may pass the execution role to CloudFormation, as cdk
 	// deploy does.
 	assert.False(t, denied("iam:PassRole", cfnExecRole, deployRole))
@@ -163,7 +181,7 @@ func TestEveryThreatIsStoppedByATemplateResourceOrAnEvaluatedSCP(t *testing.T) {
 	dr := drTemplates(t, nil)
 	account := drWithBackupAccount(t)
 	paths := map[string]bool{}
-	for _, tm := range []map[string]interface{}{tmpl, dr.primary, dr.vault, account.vault} {
+	for _, tm := range []map[string]interface{}{tmpl, dr.primary, dr.vault, account.backup} {
 		for _, r := range tm["Resources"].(map[string]interface{}) {
 			p := cdkPath(r.(map[string]interface{}))
 			if i := strings.Index(p, "/"); i >= 0 {

@@ -39,9 +39,10 @@ type Props struct {
 	// is lost.
 	// Default: ap-northeast-3 (Osaka).
 	RecoveryRegion string
-	// BackupAccount keeps the copies in this other account of the
-	// organization (a restorable.BackupDestination), so that they outlive
-	// the workload account's credentials. Needs Account.
+	// BackupAccount keeps a second copy in this other account of the
+	// organization (a restorable.BackupDestination, in the primary region),
+	// so that one copy outlives the workload account's credentials while the
+	// other, in the recovery region, outlives the region. Needs Account.
 	// Default: the copies stay in the workload account (a RecoveryVault).
 	BackupAccount string
 	// LockRecoveryVault locks the vault that keeps the copies in compliance
@@ -57,7 +58,9 @@ const VaultName = "redmine-dr"
 
 // App is the example's stacks.
 type App struct {
-	Vault    awscdk.Stack
+	Vault awscdk.Stack
+	// Backup is the backup account's vault, with Props.BackupAccount.
+	Backup   awscdk.Stack
 	Primary  *redmine.Stack
 	Recovery *redmine.Stack
 }
@@ -91,29 +94,34 @@ func New(app awscdk.App, props *Props) (*App, error) {
 		lock = &awsbackup.LockConfiguration{MinRetention: awscdk.Duration_Days(jsii.Number(7)), ChangeableFor: awscdk.Duration_Days(jsii.Number(3))}
 	}
 	copyTo := &redmine.RecoveryVault{Region: p.RecoveryRegion, Name: VaultName}
+	a.Vault = awscdk.NewStack(app, jsii.String("RedmineDrVault"), &awscdk.StackProps{
+		Env:         env(p.RecoveryRegion),
+		Description: jsii.String("Redmine DR: the vault in " + p.RecoveryRegion + " that keeps copies of " + p.PrimaryRegion + "'s backups"),
+	})
+	vaultProps, err := restorable.RecoveryVaultFromContext(a.Vault, "RecoveryVault", restorable.RecoveryVaultProps{VaultName: VaultName, VaultLock: lock})
+	if err != nil {
+		return nil, err
+	}
+	restorable.NewRecoveryVault(a.Vault, jsii.String("RecoveryVault"), vaultProps)
+	var copyToAccount *redmine.RecoveryVault
 	if p.BackupAccount != "" {
-		a.Vault = awscdk.NewStack(app, jsii.String("RedmineDrVault"), &awscdk.StackProps{
-			Env:         &awscdk.Environment{Account: jsii.String(p.BackupAccount), Region: jsii.String(p.RecoveryRegion)},
+		// AWS Backup copies an Aurora snapshot across accounts or across
+		// regions, not both at once
+		// (https://docs.aws.amazon.com/aws-backup/latest/devguide/recov-point-create-a-copy.html):
+		// the backup account's vault is in the primary region, and the
+		// recovery region's vault stays in the workload account.
+		a.Backup = awscdk.NewStack(app, jsii.String("RedmineBackupVault"), &awscdk.StackProps{
+			Env:         &awscdk.Environment{Account: jsii.String(p.BackupAccount), Region: jsii.String(p.PrimaryRegion)},
 			Description: jsii.String("Redmine DR: the vault in the backup account " + p.BackupAccount + " that keeps copies of " + p.PrimaryRegion + "'s backups"),
 		})
-		destProps, err := restorable.BackupDestinationFromContext(a.Vault, "BackupDestination", restorable.BackupDestinationProps{
+		destProps, err := restorable.BackupDestinationFromContext(a.Backup, "BackupDestination", restorable.BackupDestinationProps{
 			VaultName: VaultName, SourceAccounts: []string{*p.Account}, VaultLock: lock,
 		})
 		if err != nil {
 			return nil, err
 		}
-		restorable.NewBackupDestination(a.Vault, jsii.String("BackupDestination"), destProps)
-		copyTo.Account = p.BackupAccount
-	} else {
-		a.Vault = awscdk.NewStack(app, jsii.String("RedmineDrVault"), &awscdk.StackProps{
-			Env:         env(p.RecoveryRegion),
-			Description: jsii.String("Redmine DR: the vault in " + p.RecoveryRegion + " that keeps copies of " + p.PrimaryRegion + "'s backups"),
-		})
-		vaultProps, err := restorable.RecoveryVaultFromContext(a.Vault, "RecoveryVault", restorable.RecoveryVaultProps{VaultName: VaultName, VaultLock: lock})
-		if err != nil {
-			return nil, err
-		}
-		restorable.NewRecoveryVault(a.Vault, jsii.String("RecoveryVault"), vaultProps)
+		restorable.NewBackupDestination(a.Backup, jsii.String("BackupDestination"), destProps)
+		copyToAccount = &redmine.RecoveryVault{Region: p.PrimaryRegion, Name: VaultName, Account: p.BackupAccount}
 	}
 
 	// The primary stack copies every recovery point to the vault, whose ARN it
@@ -124,11 +132,15 @@ func New(app awscdk.App, props *Props) (*App, error) {
 		StackProps:    awscdk.StackProps{Env: env(p.PrimaryRegion), Description: jsii.String("Redmine in " + p.PrimaryRegion)},
 		Protection:    &restorable.ProtectionProps{RestoreTesting: &restorable.RestoreTestingProps{}},
 		CopyBackupsTo: copyTo,
+		AlsoCopyTo:    copyToAccount,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.Primary.Stack.AddDependency(a.Vault, jsii.String("copies go to the recovery vault"))
+	if a.Backup != nil {
+		a.Primary.Stack.AddDependency(a.Backup, jsii.String("copies go to the backup account's vault"))
+	}
 
 	a.Recovery, err = redmine.NewStack(app, "RedmineRecovery", &redmine.StackProps{
 		StackProps: awscdk.StackProps{Env: env(p.RecoveryRegion), Description: jsii.String("Redmine in " + p.RecoveryRegion + ", restored from copies when " + p.PrimaryRegion + " is lost")},

@@ -51,6 +51,10 @@ type StackProps struct {
 	// region (restorable.NewRecoveryVault), for disaster recovery.
 	// Default: no copies.
 	CopyBackupsTo *RecoveryVault
+	// AlsoCopyTo copies every recovery point to a second vault too, for
+	// example a BackupDestination in another account.
+	// Default: no second copy.
+	AlsoCopyTo *RecoveryVault
 }
 
 // RecoveryVault names a vault in another region, and, with Account, in
@@ -60,6 +64,14 @@ type RecoveryVault struct {
 	// Account is the other account the vault is in.
 	// Default: this stack's account.
 	Account string
+}
+
+// arn is the vault's ARN, computed from its name, region and account.
+func (v *RecoveryVault) arn(stack awscdk.Stack) string {
+	if v.Account != "" {
+		return restorable.BackupDestinationArn(stack, v.Account, v.Region, v.Name)
+	}
+	return restorable.RecoveryVaultArn(stack, v.Region, v.Name)
 }
 
 // ZoneName is the private hosted zone in which the database has a host name that
@@ -122,15 +134,16 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		}), nil),
 	})
 
-	if p.Protection != nil || p.CopyBackupsTo != nil {
+	if p.Protection != nil || p.CopyBackupsTo != nil || p.AlsoCopyTo != nil {
 		var pp restorable.ProtectionProps
 		if p.Protection != nil {
 			pp = *p.Protection
 		}
-		if v := p.CopyBackupsTo; v != nil && v.Account != "" {
-			pp.CopyToVaultArn = restorable.BackupDestinationArn(stack, v.Account, v.Region, v.Name)
-		} else if v != nil {
-			pp.CopyToVaultArn = restorable.RecoveryVaultArn(stack, v.Region, v.Name)
+		if v := p.CopyBackupsTo; v != nil {
+			pp.CopyToVaultArn = v.arn(stack)
+		}
+		if v := p.AlsoCopyTo; v != nil {
+			pp.AlsoCopyToVaultArns = append(append([]string{}, pp.AlsoCopyToVaultArns...), v.arn(stack))
 		}
 		restorable.ConfigureStackProtection(stack, &pp)
 	}

@@ -37,9 +37,7 @@ func main() {
 		cfg := awsConfig()
 		c := guard.Clients{CloudFormation: cloudformation.NewFromConfig(cfg), RDS: rds.NewFromConfig(cfg),
 			EFS: efs.NewFromConfig(cfg), Backup: backup.NewFromConfig(cfg)}
-		lambda.Start(cfn.LambdaWrap(func(ctx context.Context, e cfn.Event) (string, map[string]interface{}, error) {
-			return c.Handle(ctx, e, log.Printf)
-		}))
+		lambda.Start(guardHandler(c))
 	case contract.HandlerEFSRestore:
 		cfg := awsConfig()
 		h := efsrestore.Handler{Backup: backup.NewFromConfig(cfg), EFS: efs.NewFromConfig(cfg), DataSync: datasync.NewFromConfig(cfg),
@@ -66,6 +64,27 @@ func awsConfig() aws.Config {
 		log.Fatalf("load AWS config: %v", err)
 	}
 	return cfg
+}
+
+// guardHandler answers both callers of the guard function: CloudFormation,
+// with a custom resource event, and the hourly schedule that measures the
+// stack's recovery point ages (contract.ProbeEvent), whose metrics go to
+// standard output in embedded metric format.
+func guardHandler(c guard.Clients) func(context.Context, json.RawMessage) (interface{}, error) {
+	onEvent := cfn.LambdaWrap(func(ctx context.Context, e cfn.Event) (string, map[string]interface{}, error) {
+		return c.Handle(ctx, e, log.Printf)
+	})
+	return func(ctx context.Context, raw json.RawMessage) (interface{}, error) {
+		var probe contract.ProbeEvent
+		if err := json.Unmarshal(raw, &probe); err == nil && probe.Probe == contract.ProbeValue {
+			return nil, c.Probe(ctx, probe, os.Stdout, log.Printf)
+		}
+		var e cfn.Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("guard: neither a CloudFormation event nor a probe: %w", err)
+		}
+		return onEvent(ctx, e)
+	}
 }
 
 // restoreHandler answers both callers of the EFS restore function:

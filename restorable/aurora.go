@@ -69,6 +69,15 @@ type AuroraClusterProps struct {
 	// <id>RollbackCommand).
 	// Default: on, keeping the newest 3, without a release marker.
 	SnapshotBeforeChange *SnapshotBeforeChangeProps
+	// Targets are the cluster's RPO and RTO, which alarms watch.
+	// Default: RPO 1 hour (its latest restorable time, with continuous
+	// backup), 32 hours with snapshots only; RTO 2 hours. Watched when the
+	// cluster joins a Protection.
+	Targets *RecoveryTargets
+	// DrillCheck is what a validated drill checks on the copy AWS Backup
+	// restores (with ProtectionProps.RestoreTesting).
+	// Default: the copy has a user table, and a row of it can be read.
+	DrillCheck *AuroraDrillCheck
 }
 
 // validate checks what needs no synthesized app: the source, and the props a
@@ -154,6 +163,8 @@ type AuroraCluster struct {
 	writerRecord, readerRecord awsroute53.CnameRecord
 	// parameterGroup is the caller's cluster parameter group, if any.
 	parameterGroup awsrds.IParameterGroup
+	// targets are the cluster's RPO and RTO and their alarms.
+	targets targets
 	// beforeChange is the snapshot taken before a risky change.
 	beforeChange struct {
 		on      bool
@@ -230,11 +241,24 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.secret = c.masterSecret(creds)
 	c.guard = guardOf(c).protect(c, c.cfn, props.AllowReplace, props.Adopt, c.guardSource, c.guardCreateOnly)
 	c.snapshotBeforeChange(props.SnapshotBeforeChange)
+	drillNow := readDrillNow(c, path)
+	c.targets = resolveTargets(path, testedAurora, props.Targets, props.Protection != nil && props.Protection.continuous > 0)
 	if c.protection = props.Protection; c.protection != nil {
-		c.protection.join(c, awsbackup.BackupResource_FromRdsDatabaseCluster(c.cluster), testedAurora, c.cluster.ClusterArn())
+		var spec *drillSpec
+		if c.targets.drilled = c.protection.testing != nil; c.targets.drilled {
+			spec = c.auroraDrillSpec(path, p, props.DrillCheck, c.targets.rto)
+		} else {
+			refuseDrillSettings(path, props.DrillCheck != nil, drillNow)
+		}
+		c.protection.join(c, awsbackup.BackupResource_FromRdsDatabaseCluster(c.cluster), testedAurora, c.cluster.ClusterArn(), spec, drillNow)
 		if p.StorageEncryptionKey != nil {
 			c.protection.shareKey(p.StorageEncryptionKey)
 		}
+	}
+	if c.protection == nil {
+		refuseDrillSettings(path, props.DrillCheck != nil, drillNow)
+	} else {
+		addRecoveryAlarms(c, c.protection, &c.targets, c.cluster.ClusterArn())
 	}
 	if props.StableEndpoint != nil {
 		c.addStableEndpoint(path, *props.StableEndpoint)

@@ -27,6 +27,7 @@ var contextKeySpecs = map[string]contextKeySpec{
 	ContextCloneSourceCluster:             {kinds: []resourceKind{kindAuroraCluster}},
 	ContextEFSRecoveryPointArn:            {kinds: []resourceKind{kindFileSystem}, bare: true},
 	ContextAllowReplace:                   {kinds: []resourceKind{kindAuroraCluster, kindFileSystem, kindBackupVault}},
+	ContextDrillNow:                       {kinds: []resourceKind{kindAuroraCluster, kindFileSystem}},
 }
 
 // contextCheck is the app-level validation of restorable context keys: it

@@ -63,6 +63,17 @@ type FileSystemProps struct {
 	// Default: false with Adopt; always applied without Adopt.
 	RequireTLSAndIAM bool
 
+	// Targets are the file system's RPO and RTO, which alarms watch.
+	// Default: RPO 32 hours (the daily backup, plus up to 8 hours for it to
+	// start and complete), RTO 4 hours.
+	Targets *RecoveryTargets
+	// DrillCheck is what a validated drill checks on the copy AWS Backup
+	// restores (with ProtectionProps.RestoreTesting).
+	// Default: the copy holds at least one file, its size within a factor 2
+	// of the backup's, its file count within a factor 2 of the last passed
+	// drill's.
+	DrillCheck *FileSystemDrillCheck
+
 	// recoveryPointSetting names the context key RecoveryPointArn came from.
 	recoveryPointSetting string
 }
@@ -86,6 +97,8 @@ type FileSystem struct {
 	restrictAccess bool
 	point          *contract.RecoveryPoint
 	restore        *fileSystemRestore
+	// targets are the file system's RPO and RTO and their alarms.
+	targets targets
 }
 
 // NewFileSystem creates a restorable EFS file system, a drop-in replacement for
@@ -162,7 +175,16 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 	if c.protection == nil {
 		c.protection = StackProtection(c)
 	}
-	c.protection.join(c, awsbackup.BackupResource_FromEfsFileSystem(c.fs), testedEFS, c.fs.FileSystemArn())
+	drillNow := readDrillNow(c, path)
+	c.targets = resolveTargets(path, testedEFS, props.Targets, false)
+	var spec *drillSpec
+	if c.targets.drilled = c.protection.testing != nil; c.targets.drilled {
+		spec = c.filesDrillSpec(path, p.Vpc, p.VpcSubnets, props.DrillCheck, c.targets.rto)
+	} else {
+		refuseDrillSettings(path, props.DrillCheck != nil, drillNow)
+	}
+	c.protection.join(c, awsbackup.BackupResource_FromEfsFileSystem(c.fs), testedEFS, c.fs.FileSystemArn(), spec, drillNow)
+	addRecoveryAlarms(c, c.protection, &c.targets, c.fs.FileSystemArn())
 	if p.KmsKey != nil {
 		c.protection.shareKey(p.KmsKey)
 	}

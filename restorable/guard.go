@@ -5,7 +5,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -45,8 +47,14 @@ const (
 type stackGuard struct {
 	stack    awscdk.Stack
 	resource awscdk.CustomResource
+	fn       awslambda.Function
 	role     awsiam.Role
-	entries  []*guardEntry
+	scope    constructs.Construct
+	// probed are the resources whose recovery point age the hourly probe
+	// measures (recovery_targets.go).
+	probed    []probed
+	probeRule awsevents.Rule
+	entries   []*guardEntry
 	// plain are the resources of a guarded type that no restorable construct
 	// owns, and presentIDs the logical IDs of every resource of a guarded
 	// type, restorable's or not; scan fills both once.
@@ -111,7 +119,7 @@ func newStackGuard(stack awscdk.Stack) *stackGuard {
 		description: "restorable: refuses deploys that would replace or delete a database, file system or backup vault with its data",
 		timeout:     awscdk.Duration_Seconds(jsii.Number(guardFunctionTimeout)),
 	})
-	g.role = role
+	g.fn, g.role, g.scope = fn, role, scope
 	arn := func(service, resource string) *string {
 		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
 	}
@@ -252,6 +260,11 @@ type lazyAny struct{ produce func() interface{} }
 func (l *lazyAny) Produce() interface{} { return l.produce() }
 
 type lazyList struct{ produce func() []*string }
+
+type lazyString struct{ produce func() string }
+
+// Produce implements awscdk.IStableStringProducer.
+func (l *lazyString) Produce() *string { return jsii.String(l.produce()) }
 
 // Produce implements awscdk.IStableListProducer.
 func (l *lazyList) Produce() *[]*string {

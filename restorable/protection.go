@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
@@ -349,7 +350,7 @@ func (p *Protection) newRole() awsiam.Role {
 
 // join selects a resource by ARN in the protection's plan, and in its restore
 // testing plan if it has one.
-func (p *Protection) join(scope constructs.Construct, resource awsbackup.BackupResource, kind testedType, arn *string) awsbackup.BackupSelection {
+func (p *Protection) join(scope constructs.Construct, resource awsbackup.BackupResource, kind testedType, arn *string, drill *drillSpec, drillNow bool) awsbackup.BackupSelection {
 	p.selections++
 	if kind == testedAurora {
 		p.clusterStacks = append(p.clusterStacks, awscdk.Stack_Of(scope))
@@ -357,7 +358,7 @@ func (p *Protection) join(scope constructs.Construct, resource awsbackup.BackupR
 		p.refuseAuroraAcrossAccountsAndRegions()
 	}
 	if p.testing != nil {
-		p.testing.add(kind, arn)
+		p.testing.add(kind, arn, drill, drillNow)
 	}
 	return awsbackup.NewBackupSelection(scope, jsii.String("BackupSelection"), &awsbackup.BackupSelectionProps{
 		BackupSelectionName: awscdk.Names_UniqueResourceName(scope, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(50)}),
@@ -402,7 +403,10 @@ func (p *Protection) reportLines() []string {
 		lines = append(lines, "alerts:  off (Alerts.Disabled): nothing reports a deleted plan, a loosened vault or key, or a failed backup")
 	}
 	if p.testing != nil {
-		lines = append(lines, fmt.Sprintf("drills:  AWS Backup restores the latest recovery point of each resource on schedule, keeps the copy %g hours for checks, then deletes it", p.testing.validation))
+		lines = append(lines, fmt.Sprintf("drills:  AWS Backup restores the latest recovery point of each resource on schedule; restorable checks the copy within %g hours (less 15 minutes), sets the result on the restore job, then AWS Backup deletes the copy", p.testing.validation))
+		if p.testing.now != nil {
+			lines = append(lines, "drill now: at "+p.testing.nowAt.Format(time.RFC3339)+" (the one-off plan "+*p.testing.now.Node().Path()+"; deploy without drillNow afterwards to remove it)")
+		}
 	}
 	if p.guard != nil {
 		lines = append(lines,

@@ -78,6 +78,8 @@ func (c *AuroraCluster) reportLines() []string {
 	if c.protection != nil {
 		lines = append(lines, "backup:  selected by ARN in "+*c.protection.Node().Path()+"'s plan")
 	}
+	lines = append(lines, c.targets.reportLines()...)
+	lines = append(lines, drillLines(path, c.targets.drilled)...)
 	lines = append(lines,
 		"guard:   a deploy that would replace or delete this cluster fails first (template fingerprint "+c.guard.fingerprint()+")",
 		"consent: cdk deploy -c '"+key(ContextAllowReplace)+"=<stack output "+prefix+OutputClusterIdentifier+">' (one deploy, this cluster only)")
@@ -106,11 +108,25 @@ func (c *FileSystem) reportLines() []string {
 	if c.adopt {
 		lines = append(lines, "adopt:   keeps the encryption and performance mode awsefs.NewFileSystem gave it; keep Adopt set")
 	}
-	return append(lines,
+	lines = append(lines,
 		"outputs: "+prefix+OutputFileSystemID+", "+prefix+OutputListRecoveryPointsCommand,
-		"backup:  selected by ARN in "+*c.protection.Node().Path()+"'s plan (EFS automatic backups off)",
+		"backup:  selected by ARN in "+*c.protection.Node().Path()+"'s plan (EFS automatic backups off)")
+	lines = append(lines, c.targets.reportLines()...)
+	lines = append(lines, drillLines(path, c.targets.drilled)...)
+	return append(lines,
 		"guard:   a deploy that would replace or delete this file system fails first (template fingerprint "+c.guard.fingerprint()+")",
 		"consent: cdk deploy -c '"+ContextKey(path, ContextAllowReplace)+"=<stack output "+prefix+OutputFileSystemID+">' (one deploy, this file system only)",
 		"restore: cdk deploy -c "+ContextKey(path, ContextEFSRecoveryPointArn)+"=<recovery point ARN: stack output "+prefix+OutputListRecoveryPointsCommand+" lists them>",
 	)
+}
+
+// drillLines say how a resource is drilled, and how to drill it now.
+func drillLines(path string, drilled bool) []string {
+	if !drilled {
+		return []string{"drills:  none (ProtectionProps.RestoreTesting turns on monthly validated drills)"}
+	}
+	return []string{
+		"drills:  validated: the copy AWS Backup restores is checked, the result set on the restore job, the times written as metrics",
+		"drill now: cdk deploy -c '" + ContextKey(path, ContextDrillNow) + "=true' (starts 30 minutes after synth; deploy again without it afterwards)",
+	}
 }

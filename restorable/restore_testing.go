@@ -3,6 +3,7 @@ package restorable
 import (
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
@@ -26,8 +27,9 @@ type RestoreTestingProps struct {
 	// StartWindow is how long after the scheduled time a drill may start.
 	// Default: 24 hours.
 	StartWindow awscdk.Duration
-	// ValidationWindow is how long the restored copy is kept, for your own
-	// checks, before AWS Backup deletes it (0 to 168 hours).
+	// ValidationWindow is how long the restored copy is kept before AWS
+	// Backup deletes it: restorable's validation checks it within this time,
+	// less 15 minutes (1 to 168 hours).
 	// Default: 24 hours.
 	ValidationWindow awscdk.Duration
 	// SelectionWindow is how recent the tested recovery point must be: the
@@ -52,6 +54,17 @@ type restoreTesting struct {
 	role       awsiam.Role
 	validation float64
 	arns       map[testedType][]*string
+	// drills validates the copies (drills.go); now is the one-off plan of
+	// the resources whose drillNow is set.
+	drills *drillValidation
+	now    awsbackup.CfnRestoreTestingPlan
+	// nowArns are the resources of the one-off plan, by type.
+	nowArns    map[testedType][]*string
+	nowAt      time.Time
+	nowScope   constructs.Construct
+	protection *Protection
+	start      float64
+	days       float64
 }
 
 // defaultDrillSchedule is when drills start unless told otherwise.
@@ -80,7 +93,8 @@ func newRestoreTesting(p *Protection, path string, props RestoreTestingProps) *r
 		return h
 	}
 	start := hours("StartWindow", props.StartWindow, 24, 1, 168)
-	validation := hours("ValidationWindow", props.ValidationWindow, 24, 0, maxValidationHours)
+	// At least an hour: the drill validates the copy inside the window.
+	validation := hours("ValidationWindow", props.ValidationWindow, 24, 1, maxValidationHours)
 	days := 7.0
 	if d := props.SelectionWindow; d != nil {
 		days, value := -1.0, *d.ToString()
@@ -97,7 +111,7 @@ func newRestoreTesting(p *Protection, path string, props RestoreTestingProps) *r
 	if schedule == nil {
 		schedule = awsevents.Schedule_Expression(jsii.String(defaultDrillSchedule))
 	}
-	t := &restoreTesting{scope: scope, validation: validation, arns: map[testedType][]*string{}}
+	t := &restoreTesting{scope: scope, validation: validation, arns: map[testedType][]*string{}, protection: p, start: start, days: days}
 	vaults := []*string{p.vault.BackupVaultArn()}
 	t.plan = awsbackup.NewCfnRestoreTestingPlan(scope, jsii.String("Plan"), &awsbackup.CfnRestoreTestingPlanProps{
 		// Letters, digits and underscores only, unique in the account and region.
@@ -130,8 +144,20 @@ func restoreTestingName(scope constructs.Construct) *string {
 	return jsii.String(restoreTestingNameChars.ReplaceAllString(name, "_"))
 }
 
-// add selects a resource for the drills, in its type's selection.
-func (t *restoreTesting) add(kind testedType, arn *string) {
+// add selects a resource for the drills, in its type's selection, validated
+// as spec says, and in the one-off plan too when now is set.
+func (t *restoreTesting) add(kind testedType, arn *string, spec *drillSpec, now bool) {
+	if spec != nil {
+		t.drillValidationOf(t.protection).add(spec)
+	}
+	if now {
+		t.addNow(kind, arn)
+	}
+	t.addSelection(kind, arn)
+}
+
+// addSelection selects a resource in its type's selection of the plan.
+func (t *restoreTesting) addSelection(kind testedType, arn *string) {
 	if len(t.arns[kind]) == 0 {
 		sel := constructs.NewConstruct(t.scope, jsii.String(string(kind)))
 		awsbackup.NewCfnRestoreTestingSelection(sel, jsii.String("Selection"), &awsbackup.CfnRestoreTestingSelectionProps{
@@ -195,4 +221,46 @@ func (t *restoreTesting) newRole() awsiam.Role {
 		nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:(elasticfilesystem|rds|kms):.+:(file-system\/\*|cluster:\*|cluster-snapshot:\*|db:\*|subgrp:\*|cluster-pg:\*|pg:\*|og:\*|key\/\*)$/`},
 			reason: "A drill restores into new resources that AWS Backup names during the drill, so their ARNs are not known; the role can create and restore, never delete (AWS Backup's service-linked role deletes the copies), and only AWS Backup can assume it."})
 	return role
+}
+
+// drillNowLead is how long after synth the one-off drill starts: time for
+// the deploy to create its plan first.
+const drillNowLead = 30 * time.Minute
+
+// addNow adds a resource to the one-off plan that drills now: a restore
+// testing plan whose schedule names one minute, 30 minutes after synth
+// (cron with a year), so that the drill is AWS Backup's own, with its
+// validation window and clean-up, and restorable's validation. The next
+// deploy without drillNow removes the plan.
+func (t *restoreTesting) addNow(kind testedType, arn *string) {
+	if t.now == nil {
+		t.nowArns = map[testedType][]*string{}
+		t.nowAt = clock().UTC().Add(drillNowLead).Truncate(time.Minute)
+		scope := constructs.NewConstruct(t.scope, jsii.String("Now"))
+		t.nowScope = scope
+		vaults := []*string{t.protection.vault.BackupVaultArn()}
+		at := t.nowAt
+		t.now = awsbackup.NewCfnRestoreTestingPlan(scope, jsii.String("Plan"), &awsbackup.CfnRestoreTestingPlanProps{
+			RestoreTestingPlanName: restoreTestingName(scope),
+			ScheduleExpression:     jsii.String(fmt.Sprintf("cron(%d %d %d %d ? %d)", at.Minute(), at.Hour(), at.Day(), int(at.Month()), at.Year())),
+			StartWindowHours:       jsii.Number(1),
+			RecoveryPointSelection: &awsbackup.CfnRestoreTestingPlan_RestoreTestingRecoveryPointSelectionProperty{
+				Algorithm: jsii.String("LATEST_WITHIN_WINDOW"), IncludeVaults: &vaults,
+				RecoveryPointTypes: jsii.Strings("CONTINUOUS", "SNAPSHOT"), SelectionWindowDays: jsii.Number(t.days),
+			},
+		})
+	}
+	if len(t.nowArns[kind]) == 0 {
+		sel := constructs.NewConstruct(t.nowScope, jsii.String(string(kind)))
+		k := kind
+		awsbackup.NewCfnRestoreTestingSelection(sel, jsii.String("Selection"), &awsbackup.CfnRestoreTestingSelectionProps{
+			RestoreTestingPlanName:      t.now.RestoreTestingPlanName(),
+			RestoreTestingSelectionName: restoreTestingName(sel),
+			ProtectedResourceType:       jsii.String(string(kind)),
+			ProtectedResourceArns:       awscdk.Lazy_List(&lazyList{func() []*string { return t.nowArns[k] }}, &awscdk.LazyListValueOptions{OmitEmpty: jsii.Bool(true)}),
+			IamRoleArn:                  t.role.RoleArn(),
+			ValidationWindowHours:       jsii.Number(t.validation),
+		})
+	}
+	t.nowArns[kind] = append(t.nowArns[kind], arn)
 }

@@ -224,7 +224,7 @@ func TestRestoreDrillMisuse(t *testing.T) {
 		want  string
 	}{
 		"a validation window over a week": {restorable.RestoreTestingProps{ValidationWindow: awscdk.Duration_Hours(jsii.Number(200))},
-			`RestoreTesting.ValidationWindow="8 days 8 hours": is not a whole number of hours from 0 to 168`},
+			`RestoreTesting.ValidationWindow="8 days 8 hours": is not a whole number of hours from 1 to 168`},
 		"a start window of minutes": {restorable.RestoreTestingProps{StartWindow: awscdk.Duration_Minutes(jsii.Number(90))},
 			`RestoreTesting.StartWindow="1 hour 30 minutes": is not a whole number of hours from 1 to 168`},
 		"a selection window of hours": {restorable.RestoreTestingProps{SelectionWindow: awscdk.Duration_Hours(jsii.Number(36))},

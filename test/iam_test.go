@@ -188,9 +188,13 @@ func tagKeysHold(op string, requestTags map[string]string, want interface{}) boo
 // their key, a tag the request sets by aws:RequestTag, any other key
 // (aws:PrincipalArn) by its name.
 func contextValue(key string, r iamRequest) (string, bool) {
-	if k, ok := strings.CutPrefix(key, "aws:ResourceTag/"); ok {
-		v, present := r.context[k]
-		return v, present
+	// Secrets Manager's own form of aws:ResourceTag
+	// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html).
+	for _, prefix := range []string{"aws:ResourceTag/", "secretsmanager:ResourceTag/"} {
+		if k, ok := strings.CutPrefix(key, prefix); ok {
+			v, present := r.context[k]
+			return v, present
+		}
 	}
 	if k, ok := strings.CutPrefix(key, "aws:RequestTag/"); ok {
 		v, present := r.requestTags[k]

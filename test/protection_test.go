@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -417,6 +418,35 @@ func TestDrillsFindARecoveryPointOfEveryResourceAllYear(t *testing.T) {
 	// WHEN a year of backups and drills is replayed
 	// THEN every drill finds a recovery point of the cluster and of the files
 	assert.Empty(t, drillGaps(t, rules, drill, 2027))
+	// AND every month has a drill, and every resource a drill selects is
+	// validated: the validation hears the plan's restore jobs and knows the
+	// resource
+	drills := parseCron(t, drill["ScheduleExpression"].(string))
+	months := map[time.Month]int{}
+	for at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC); at.Year() == 2027; at = at.Add(time.Hour) {
+		if drills.matches(at) {
+			months[at.Month()]++
+		}
+	}
+	assert.Len(t, months, 12, "a drill every month: %v", months)
+	validated := map[string]bool{}
+	_, rule := byPath(t, s.primary, "RedminePrimary/RestorableProtection/RestoreTesting/Validation/RestoreJobEnded")
+	transformer := props(rule)["Targets"].([]interface{})[0].(map[string]interface{})["InputTransformer"].(map[string]interface{})
+	var in map[string]interface{}
+	require.NoError(t, json.Unmarshal([]byte(strings.ReplaceAll(rendered(t, s.primary, transformer["InputTemplate"]), "<detail-restoreJobId>", `"job"`)), &in))
+	for _, r := range in["config"].(map[string]interface{})["resources"].([]interface{}) {
+		validated[r.(map[string]interface{})["arn"].(string)] = true
+	}
+	_, sels := resourcesOfType(t, s.primary, "AWS::Backup::RestoreTestingSelection")
+	selected := 0
+	for _, sel := range sels {
+		for _, arn := range props(sel)["ProtectedResourceArns"].([]interface{}) {
+			selected++
+			assert.True(t, validated[rendered(t, s.primary, arn)], "%s is drilled but not validated", rendered(t, s.primary, arn))
+		}
+	}
+	assert.Equal(t, 2, selected)
+	assert.Contains(t, fmtJSON(props(rule)["EventPattern"]), "restoreTestingPlanArn")
 	// AND the replay does find the gap of drills that choose snapshots only,
 	// mid-month: Aurora's only snapshot is the monthly one, outside the window
 	// (restorable's drills until this release)

@@ -143,6 +143,7 @@ func New(app awscdk.App, props *Props) (*App, error) {
 	}
 
 	a.Recovery, err = redmine.NewStack(app, "RedmineRecovery", &redmine.StackProps{
+		NoDrills:   true,
 		StackProps: awscdk.StackProps{Env: env(p.RecoveryRegion), Description: jsii.String("Redmine in " + p.RecoveryRegion + ", restored from copies when " + p.PrimaryRegion + " is lost")},
 	})
 	if err != nil {

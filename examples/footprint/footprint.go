@@ -26,6 +26,8 @@ const (
 	Plain Variant = "plain"
 	// Restorable uses restorable's constructs.
 	Restorable Variant = "restorable"
+	// RestorableDrills is Restorable with monthly validated drills.
+	RestorableDrills Variant = "drills"
 )
 
 // New builds the app's stack with n clusters and n file systems.
@@ -55,8 +57,13 @@ func New(app awscdk.App, variant Variant, n int) awscdk.Stack {
 			resources = append(resources, awsbackup.BackupResource_FromRdsDatabaseCluster(db), awsbackup.BackupResource_FromEfsFileSystem(fs))
 		}
 		plan.AddSelection(jsii.String("Selection"), &awsbackup.BackupSelectionOptions{Resources: &resources})
-	case Restorable:
-		protection := restorable.StackProtection(stack)
+	case Restorable, RestorableDrills:
+		var protection *restorable.Protection
+		if variant == RestorableDrills {
+			protection = restorable.ConfigureStackProtection(stack, &restorable.ProtectionProps{RestoreTesting: &restorable.RestoreTestingProps{}})
+		} else {
+			protection = restorable.StackProtection(stack)
+		}
 		for i := 0; i < n; i++ {
 			restorable.NewAuroraCluster(stack, jsii.String(fmt.Sprintf("Database%d", i)), &restorable.AuroraClusterProps{
 				DatabaseClusterProps: clusterProps(), Protection: protection,

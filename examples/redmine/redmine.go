@@ -43,10 +43,15 @@ type StackProps struct {
 	// traffic is then in clear text.
 	CertificateArn string
 	// Protection configures the stack's AWS Backup protection, for example
-	// copies to a DR region and restore drills (see examples/dr).
-	// Default: restorable's default protection: daily and monthly backups, no
-	// copies, no drills.
+	// copies to a DR region (see examples/dr).
+	// Default: restorable's default protection (daily and monthly backups, an
+	// air-gapped copy, alerts), no copies to another region, and monthly
+	// validated drills of the database and the files.
 	Protection *restorable.ProtectionProps
+	// NoDrills leaves the drills out of the default protection: for a stack
+	// deployed only in a disaster.
+	// Default: false.
+	NoDrills bool
 	// CopyBackupsTo copies every recovery point to a recovery vault in another
 	// region (restorable.NewRecoveryVault), for disaster recovery.
 	// Default: no copies.
@@ -134,10 +139,16 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		}), nil),
 	})
 
-	if p.Protection != nil || p.CopyBackupsTo != nil || p.AlsoCopyTo != nil {
+	var drilled bool
+	{
 		var pp restorable.ProtectionProps
 		if p.Protection != nil {
 			pp = *p.Protection
+		} else if !p.NoDrills {
+			// A month's rehearsal of "we lost the data": AWS Backup restores
+			// a copy, restorable checks it (below, DrillCheck) and measures
+			// the RTO.
+			pp.RestoreTesting = &restorable.RestoreTestingProps{}
 		}
 		if v := p.CopyBackupsTo; v != nil {
 			pp.CopyToVaultArn = v.arn(stack)
@@ -146,6 +157,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 			pp.AlsoCopyToVaultArns = append(append([]string{}, pp.AlsoCopyToVaultArns...), v.arn(stack))
 		}
 		restorable.ConfigureStackProtection(stack, &pp)
+		drilled = pp.RestoreTesting != nil
 	}
 	// The database's stable host name lives here, for the service and for
 	// anything else in the VPC.
@@ -179,6 +191,11 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	if err != nil {
 		return nil, err
 	}
+	if drilled {
+		// A drill's copy is Redmine's if it has users: Redmine always has
+		// its admin.
+		dbProps.DrillCheck = &restorable.AuroraDrillCheck{SQL: "SELECT count(*) > 0 FROM users"}
+	}
 	s.Database = restorable.NewAuroraCluster(stack, jsii.String("Database"), dbProps)
 
 	filesProps, err := restorable.FileSystemFromContext(stack, "Files", restorable.FileSystemProps{
@@ -194,6 +211,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if drilled {
+		// A drill's copy holds the attachments' directory.
+		filesProps.DrillCheck = &restorable.FileSystemDrillCheck{Paths: []string{"redmine-files"}}
 	}
 	s.Files = restorable.NewFileSystem(stack, jsii.String("Files"), filesProps)
 

@@ -219,8 +219,8 @@ func TestAFailingFileSystemDrill(t *testing.T) {
 		previous int64
 		want     string
 	}{
-		"missing files":              {files: map[string]string{"files/a.png": "x"}, paths: []string{"files", "config/settings.yml"}, want: "lacks config/settings.yml"},
-		"an empty copy":              {files: map[string]string{}, want: "holds no files"},
+		"missing files":               {files: map[string]string{"files/a.png": "x"}, paths: []string{"files", "config/settings.yml"}, want: "lacks config/settings.yml"},
+		"an empty copy":               {files: map[string]string{}, want: "holds no files"},
 		"far smaller than the backup": {files: map[string]string{"a": "xx"}, size: 1 << 20, want: "not within a factor 2 of the backup's 1048576"},
 		"far fewer files than the last drill": {files: map[string]string{"a": "x", "b": "y"}, previous: 100,
 			want: "holds 2 files, not within a factor 2 of the 100 of the last passed drill"},

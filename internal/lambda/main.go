@@ -22,10 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rdsdata"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/restorable-cdk/restorable/internal/contract"
+	"github.com/restorable-cdk/restorable/internal/drill"
 	"github.com/restorable-cdk/restorable/internal/efsrestore"
 	"github.com/restorable-cdk/restorable/internal/guard"
 	"github.com/restorable-cdk/restorable/internal/mover"
@@ -53,6 +55,13 @@ func main() {
 			log.Fatalf("%s is not set", contract.EnvMount)
 		}
 		lambda.Start(m.Handle)
+	case contract.HandlerDrill:
+		cfg := awsConfig()
+		h := drill.Handler{Backup: backup.NewFromConfig(cfg), RDS: rds.NewFromConfig(cfg), Data: rdsdata.NewFromConfig(cfg), EFS: efs.NewFromConfig(cfg),
+			Lambda: awslambda.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg), Metrics: os.Stdout, Log: log.Printf}
+		lambda.Start(h.Step)
+	case contract.HandlerDrillFiles:
+		lambda.Start(drill.Walk(contract.DrillMount, time.Now))
 	default:
 		log.Fatalf("%s=%q: unknown handler", contract.EnvHandler, role)
 	}

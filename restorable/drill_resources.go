@@ -84,6 +84,7 @@ func (c *AuroraCluster) auroraDrillSpec(path string, p awsrds.DatabaseClusterPro
 			version = aws(v.FullVersion)
 		}
 	}
+	s.vpc, s.subnetGroup = p.Vpc, c.cfn.DbSubnetGroupName()
 	if ok, why := dataAPISupport(engine, version); !ok {
 		panic(&InputError{Construct: path, Setting: "Engine", Value: engine + " " + version,
 			Problem: "cannot be checked by a drill: " + why + ", through which the drill connects to the copy without a function in the VPC",
@@ -93,8 +94,8 @@ func (c *AuroraCluster) auroraDrillSpec(path string, p awsrds.DatabaseClusterPro
 }
 
 // filesDrillSpec is what a drill of the file system checks, and where the
-// files function runs: the file system's first subnet and its own security
-// group, which gets a rule that lets it reach the copy's mount target.
+// copy's mount target and the files function go: the file system's first
+// subnet, in the drills' own security group (drills.go).
 func (c *FileSystem) filesDrillSpec(path string, vpc awsec2.IVpc, subnets *awsec2.SubnetSelection, check *FileSystemDrillCheck, rto time.Duration) *drillSpec {
 	s := &drillSpec{path: path, kind: testedEFS, arn: c.fs.FileSystemArn(), rto: rto, live: []*string{c.fs.FileSystemArn()}}
 	if check != nil {
@@ -114,12 +115,7 @@ func (c *FileSystem) filesDrillSpec(path string, vpc awsec2.IVpc, subnets *awsec
 		panic(&InputError{Construct: path, Setting: "VpcSubnets", Problem: "selects no subnet for the drill's mount target", Fix: "select the file system's private subnets"})
 	}
 	s.subnet = (*ids)[0]
-	groups := *c.fs.Connections().SecurityGroups()
-	s.group = groups[0].SecurityGroupId()
-	// The files function and the copy's mount target share the group, which
-	// lets all traffic out (awsefs's default): an NFS rule in is the one
-	// needed.
-	groups[0].AddIngressRule(groups[0], awsec2.Port_Tcp(jsii.Number(2049)), jsii.String("restorable: a drill's files function reaches the copy's mount target (NFS)"), nil)
+	s.vpc = vpc
 	return s
 }
 

@@ -1,7 +1,6 @@
 package restorable
 
 import (
-	"encoding/json"
 	"fmt"
 	"path"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -72,7 +72,11 @@ type drillSpec struct {
 	timeout float64
 	files   FileSystemDrillCheck
 	subnet  *string
-	group   *string
+	// vpc is the resource's VPC, where the drill's copy and functions go;
+	// subnetGroup, for a cluster, the DB subnet group its copy is restored
+	// into.
+	vpc         awsec2.IVpc
+	subnetGroup *string
 	// live are the resource's own ARNs (and its secret's), which the drill's
 	// roles are denied.
 	live []*string
@@ -89,6 +93,14 @@ type drillValidation struct {
 	logs                              awslogs.LogGroup
 	code                              awss3assets.Asset
 	specs                             []*drillSpec
+	// group is the drill's own security group, in the drilled resources'
+	// VPC: the copies and the files function are in it, and nothing else may
+	// reach them.
+	group awsec2.SecurityGroup
+	vpc   awsec2.IVpc
+	// subnetGroup is the DB subnet group the Aurora copies are restored
+	// into (the first drilled cluster's).
+	subnetGroup *string
 }
 
 // drillValidationOf creates the machinery on the first drilled resource.
@@ -118,7 +130,10 @@ func (t *restoreTesting) drillValidationOf(p *Protection) *drillValidation {
 	machine := awsstepfunctions.NewStateMachine(d.scope, jsii.String("StateMachine"), &awsstepfunctions.StateMachineProps{
 		StateMachineName: jsii.String(machineName),
 		Comment:          jsii.String("restorable: validates a drill's copy with a function that exists for the drill only"),
-		DefinitionBody:   awsstepfunctions.DefinitionBody_FromString(jsii.String(d.definition(stack))),
+		// Written at synth, once every drilled resource has joined: the
+		// first state carries the config (not the rule's input, which
+		// EventBridge limits to 8192 characters).
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromString(awscdk.Lazy_String(&lazyString{func() string { return d.definition(stack, p) }}, nil)),
 		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
 		Logs: &awsstepfunctions.LogOptions{
 			Destination: newLogGroup(d.scope, "StateMachineLogs"), Level: awsstepfunctions.LogLevel_ERROR, IncludeExecutionData: jsii.Bool(false),
@@ -143,8 +158,6 @@ func (t *restoreTesting) drillValidationOf(p *Protection) *drillValidation {
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(machine, &awseventstargets.SfnStateMachineProps{
 			Input: awsevents.RuleTargetInput_FromObject(map[string]interface{}{
 				"restoreJobId": awsevents.EventField_FromPath(jsii.String("$.detail.restoreJobId")),
-				"config":       awscdk.Lazy_Any(&lazyAny{func() interface{} { return d.config(p) }}, nil),
-				"state":        map[string]interface{}{},
 			}),
 			RetryAttempts: jsii.Number(3),
 		})},
@@ -194,7 +207,7 @@ func (d *drillValidation) config(p *Protection) interface{} {
 				r["paths"] = s.files.Paths
 			}
 			r["factor"] = s.files.Factor
-			r["subnetId"], r["securityGroup"] = s.subnet, s.group
+			r["subnetId"], r["securityGroup"] = s.subnet, d.group.SecurityGroupId()
 		}
 		resources = append(resources, r)
 	}
@@ -216,11 +229,15 @@ func (d *drillValidation) config(p *Protection) interface{} {
 // FAILED result); a function that cannot be created reports FAILED itself
 // through AWS Backup's API (aws-sdk service integrations:
 // https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
-func (d *drillValidation) definition(stack awscdk.Stack) string {
-	lambdaRetry := []interface{}{map[string]interface{}{
-		"ErrorEquals":     []string{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "Lambda.ResourceConflictException"},
-		"IntervalSeconds": 5, "MaxAttempts": 6, "BackoffRate": 2,
-	}}
+func (d *drillValidation) definition(stack awscdk.Stack, p *Protection) string {
+	lambdaErrors := []string{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
+	lambdaRetry := []interface{}{map[string]interface{}{"ErrorEquals": lambdaErrors, "IntervalSeconds": 5, "MaxAttempts": 6, "BackoffRate": 2}}
+	catch := func(next string, errors ...string) map[string]interface{} {
+		if len(errors) == 0 {
+			errors = []string{"States.ALL"}
+		}
+		return map[string]interface{}{"ErrorEquals": errors, "ResultPath": "$.error", "Next": next}
+	}
 	invoke := func(action string, extra map[string]interface{}) map[string]interface{} {
 		payload := map[string]interface{}{"action": action, "restoreJobId.$": "$.restoreJobId", "config.$": "$.config", "state.$": "$.state"}
 		for k, v := range extra {
@@ -228,42 +245,58 @@ func (d *drillValidation) definition(stack awscdk.Stack) string {
 		}
 		return map[string]interface{}{"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
 			"Parameters": map[string]interface{}{"FunctionName.$": "$.function.name", "Payload": payload}, "TimeoutSeconds": 960,
-			"Retry": lambdaRetry, "ResultSelector": map[string]string{"value.$": "$.Payload"}, "ResultPath": "$.step"}
+			// The service's errors, then the handler's own (a passing fault
+			// of an AWS API it called), before the drill is aborted.
+			"Retry": []interface{}{
+				map[string]interface{}{"ErrorEquals": lambdaErrors, "IntervalSeconds": 5, "MaxAttempts": 6, "BackoffRate": 2},
+				map[string]interface{}{"ErrorEquals": []string{"States.TaskFailed"}, "IntervalSeconds": 30, "MaxAttempts": 3, "BackoffRate": 2},
+			},
+			"ResultSelector": map[string]string{"value.$": "$.Payload"}, "ResultPath": "$.step"}
 	}
 	step := invoke(ActionStep(), nil)
 	step["Next"] = "Carry"
-	step["Catch"] = []interface{}{map[string]interface{}{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.error", "Next": "Abort"}}
+	step["Catch"] = []interface{}{catch("Abort")}
 	abort := invoke(ActionAbort(), map[string]interface{}{"error.$": "$.error"})
-	abort["Next"] = "DeleteFunction"
-	abort["Catch"] = []interface{}{map[string]interface{}{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.abortError", "Next": "DeleteFunction"}}
+	// An abort goes on with the cleanup, step by step.
+	abort["Next"] = "Carry"
+	abort["Catch"] = []interface{}{catch("DeleteFunction")}
+	report := func(next string) map[string]interface{} {
+		return map[string]interface{}{"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:backup:putRestoreValidationResult",
+			"Parameters": map[string]string{"RestoreJobId.$": "$.restoreJobId", "ValidationStatus": "FAILED",
+				"ValidationStatusMessage": "restorable's drill function could not be created or did not start; see the drill state machine's execution"},
+			"ResultPath": nil, "Next": next, "Catch": []interface{}{map[string]interface{}{"ErrorEquals": []string{"States.ALL"}, "ResultPath": nil, "Next": next}}}
+	}
 	definition := map[string]interface{}{
 		"Comment": "restorable: a drill's validation, with a function that exists only while it runs",
-		"StartAt": "CreateFunction",
+		"StartAt": "Configure",
 		"States": map[string]interface{}{
+			"Configure": map[string]interface{}{"Type": "Pass", "Next": "CreateFunction",
+				"Parameters": map[string]interface{}{"restoreJobId.$": "$.restoreJobId", "state": map[string]interface{}{}, "config": d.config(p)}},
 			"CreateFunction": map[string]interface{}{"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:createFunction",
 				"Parameters": map[string]interface{}{
 					"FunctionName.$": "States.Format('" + contract.DrillFunctionPrefix + "{}', $.restoreJobId)",
-					"Role":           "${DrillRole}", "Runtime": "provided.al2023", "Architectures": []string{"arm64"}, "Handler": "bootstrap",
-					"Code":    map[string]string{"S3Bucket": "${CodeBucket}", "S3Key": "${CodeKey}"},
+					"Role":           d.drillRole.RoleArn(), "Runtime": "provided.al2023", "Architectures": []string{"arm64"}, "Handler": "bootstrap",
+					"Code":    map[string]interface{}{"S3Bucket": d.code.S3BucketName(), "S3Key": d.code.S3ObjectKey()},
 					"Timeout": 900, "MemorySize": 256,
 					"Description":   "restorable: validates one drill's copy; deleted when the drill ends",
 					"Environment":   map[string]interface{}{"Variables": map[string]string{contract.EnvHandler: contract.HandlerDrill}},
-					"LoggingConfig": map[string]string{"LogGroup": "${LogGroup}", "LogFormat": "Text"},
+					"LoggingConfig": map[string]interface{}{"LogGroup": d.logs.LogGroupName(), "LogFormat": "Text"},
 				},
 				"ResultSelector": map[string]string{"name.$": "$.FunctionName"}, "ResultPath": "$.function",
 				// A role that was just created may not be assumable yet.
 				"Retry": []interface{}{map[string]interface{}{"ErrorEquals": []string{"Lambda.InvalidParameterValueException", "Lambda.TooManyRequestsException", "Lambda.ServiceException"},
 					"IntervalSeconds": 10, "MaxAttempts": 6, "BackoffRate": 2}},
-				"Catch": []interface{}{map[string]interface{}{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.error", "Next": "CreateFailed"}},
+				// The function exists: another execution for the same job
+				// (EventBridge delivers at least once) runs this drill.
+				"Catch": []interface{}{catch("Duplicate", "Lambda.ResourceConflictException"), catch("CreateFailed")},
 				"Next":  "WaitActive"},
 			"WaitActive": map[string]interface{}{"Type": "Wait", "Seconds": 10, "Next": "GetFunction"},
 			"GetFunction": map[string]interface{}{"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:getFunctionConfiguration",
-				"Parameters": map[string]string{"FunctionName.$": "$.function.name"}, "ResultSelector": map[string]string{"state.$": "$.State"},
-				"ResultPath": "$.functionState", "Retry": lambdaRetry, "Next": "IsActive",
-				"Catch": []interface{}{map[string]interface{}{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.error", "Next": "Abort"}}},
+				"Parameters": map[string]interface{}{"FunctionName.$": "$.function.name"}, "ResultSelector": map[string]string{"state.$": "$.State"},
+				"ResultPath": "$.functionState", "Retry": lambdaRetry, "Next": "IsActive", "Catch": []interface{}{catch("FunctionFailed")}},
 			"IsActive": map[string]interface{}{"Type": "Choice", "Default": "WaitActive", "Choices": []interface{}{
 				map[string]string{"Variable": "$.functionState.state", "StringEquals": "Active", "Next": "Step"},
-				map[string]string{"Variable": "$.functionState.state", "StringEquals": "Failed", "Next": "Abort"},
+				map[string]string{"Variable": "$.functionState.state", "StringEquals": "Failed", "Next": "FunctionFailed"},
 			}},
 			"Step":  step,
 			"Carry": map[string]interface{}{"Type": "Pass", "Parameters": map[string]string{"restoreJobId.$": "$.restoreJobId", "config.$": "$.config", "function.$": "$.function", "state.$": "$.step.value"}, "Next": "IsDone"},
@@ -273,26 +306,20 @@ func (d *drillValidation) definition(stack awscdk.Stack) string {
 			"Wait":  map[string]interface{}{"Type": "Wait", "SecondsPath": "$.state.waitSeconds", "Next": "Step"},
 			"Abort": abort,
 			"DeleteFunction": map[string]interface{}{"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:deleteFunction",
-				"Parameters": map[string]string{"FunctionName.$": "$.function.name"}, "ResultPath": nil, "Retry": lambdaRetry, "Next": "Validated",
+				"Parameters": map[string]interface{}{"FunctionName.$": "$.function.name"}, "ResultPath": nil, "Retry": lambdaRetry, "Next": "Validated",
 				"Catch": []interface{}{map[string]interface{}{"ErrorEquals": []string{"Lambda.ResourceNotFoundException"}, "ResultPath": nil, "Next": "Validated"}}},
-			"CreateFailed": map[string]interface{}{"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:backup:putRestoreValidationResult",
-				"Parameters": map[string]string{"RestoreJobId.$": "$.restoreJobId", "ValidationStatus": "FAILED",
-					"ValidationStatusMessage": "restorable could not create the drill function; see the drill state machine's execution"},
-				"ResultPath": nil, "Next": "NotValidated",
+			// The function never started: report, then delete it.
+			"FunctionFailed": report("DeleteFailedFunction"),
+			"DeleteFailedFunction": map[string]interface{}{"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:deleteFunction",
+				"Parameters": map[string]interface{}{"FunctionName.$": "$.function.name"}, "ResultPath": nil, "Retry": lambdaRetry, "Next": "NotValidated",
 				"Catch": []interface{}{map[string]interface{}{"ErrorEquals": []string{"States.ALL"}, "ResultPath": nil, "Next": "NotValidated"}}},
+			"CreateFailed": report("NotValidated"),
+			"Duplicate":    map[string]string{"Type": "Succeed", "Comment": "another execution validates this drill"},
 			"Validated":    map[string]string{"Type": "Succeed"},
-			"NotValidated": map[string]interface{}{"Type": "Fail", "Error": "DrillFunction", "Cause": "the drill function could not be created"},
+			"NotValidated": map[string]interface{}{"Type": "Fail", "Error": "DrillFunction", "Cause": "the drill function could not be created or did not start"},
 		},
 	}
-	raw, err := json.Marshal(definition)
-	if err != nil {
-		panic(err)
-	}
-	body := string(raw)
-	for k, v := range map[string]string{"${DrillRole}": *d.drillRole.RoleArn(), "${CodeBucket}": *d.code.S3BucketName(), "${CodeKey}": *d.code.S3ObjectKey(), "${LogGroup}": *d.logs.LogGroupName()} {
-		body = strings.ReplaceAll(body, k, v)
-	}
-	return body
+	return *stack.ToJsonString(definition, nil)
 }
 
 // ActionStep and ActionAbort are the drill function's actions
@@ -300,8 +327,44 @@ func (d *drillValidation) definition(stack awscdk.Stack) string {
 func ActionStep() string  { return "step" }
 func ActionAbort() string { return "abort" }
 
-// add registers a drilled resource.
-func (d *drillValidation) add(s *drillSpec) { d.specs = append(d.specs, s) }
+// add registers a drilled resource, and gives the drills their security
+// group in its VPC on the first one.
+func (d *drillValidation) add(s *drillSpec) {
+	if d.group == nil {
+		d.vpc = s.vpc
+		// All traffic out (the files function reaches the copy's mount
+		// target); in, only NFS from the group itself. The Aurora copy needs
+		// no network: the Data API reaches it.
+		d.group = awsec2.NewSecurityGroup(d.scope, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
+			Vpc: s.vpc, AllowAllOutbound: jsii.Bool(true),
+			Description: jsii.String("restorable: the drill copies and the function that reads them, nothing else"),
+		})
+		d.group.AddIngressRule(d.group, awsec2.Port_Tcp(jsii.Number(2049)), jsii.String("restorable: the files function mounts the copy"), nil)
+	} else if *d.vpc.VpcId() != *s.vpc.VpcId() {
+		panic(&InputError{Construct: s.path, Setting: "Vpc", Value: *s.vpc.Node().Path(),
+			Problem: "differs from the VPC of the protection's first drilled resource (" + *d.vpc.Node().Path() + "): the drills restore every copy into one VPC",
+			Fix:     "give this resource a protection of its own (NewProtection), or put the protection's resources in one VPC"})
+	}
+	if s.kind == testedAurora && d.subnetGroup == nil {
+		d.subnetGroup = s.subnetGroup
+	}
+	d.specs = append(d.specs, s)
+}
+
+// auroraOverrides are the restore metadata AWS Backup restores the Aurora
+// copies with: the cluster's DB subnet group and the drills' security group,
+// not the default VPC's (inferred otherwise:
+// https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-inferred-metadata.html;
+// list values as JSON-array-encoded strings).
+func (d *drillValidation) auroraOverrides() interface{} {
+	if d == nil || d.subnetGroup == nil {
+		return nil
+	}
+	return map[string]interface{}{
+		"dbSubnetGroupName":   d.subnetGroup,
+		"vpcSecurityGroupIds": awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String(`["`), d.group.SecurityGroupId(), jsii.String(`"]`)}),
+	}
+}
 
 // drillFunctionArn matches the functions of drills.
 func drillFunctionArn(stack awscdk.Stack, prefix string) string {
@@ -367,6 +430,8 @@ func (d *drillValidation) grantDrill(stack awscdk.Stack) {
 		// ManageMasterUserPassword: RDS creates the copy's secret with the
 		// caller's permissions (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html).
 		{Sid: jsii.String("TheCopysSecret"), Actions: jsii.Strings("secretsmanager:CreateSecret", "secretsmanager:TagResource"), Resources: jsii.Strings(arn("secretsmanager", "secret:rds!cluster-*"))},
+		// ... and describes its key, aws/secretsmanager (same page).
+		{Sid: jsii.String("TheSecretsKey"), Actions: jsii.Strings("kms:DescribeKey"), Resources: jsii.Strings(arn("kms", "key/*"))},
 		// The Data API reads the secret with the caller's permissions
 		// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.access.html):
 		// only the secrets RDS made for a copy.
@@ -377,8 +442,11 @@ func (d *drillValidation) grantDrill(stack awscdk.Stack) {
 			Resources: jsii.Strings(slash("elasticfilesystem", "file-system"), slash("elasticfilesystem", "access-point"))},
 		{Sid: jsii.String("MountTheCopy"), Actions: jsii.Strings("elasticfilesystem:CreateMountTarget", "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:CreateAccessPoint"),
 			Resources: jsii.Strings(slash("elasticfilesystem", "file-system")), Conditions: &restoreTest},
+		// Only as the access point is created: never an existing one
+		// (https://docs.aws.amazon.com/efs/latest/ug/using-tags-efs.html).
 		{Sid: jsii.String("TagTheCopysAccessPoint"), Actions: jsii.Strings("elasticfilesystem:TagResource"), Resources: jsii.Strings(slash("elasticfilesystem", "access-point")),
-			Conditions: &map[string]interface{}{"Null": map[string]interface{}{"aws:RequestTag/" + contract.TagDrill: "false"}}},
+			Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"elasticfilesystem:CreateAction": "CreateAccessPoint"},
+				"Null": map[string]interface{}{"aws:RequestTag/" + contract.TagDrill: "false"}}},
 		{Sid: jsii.String("RemoveTheCopysAccessPoint"), Actions: jsii.Strings("elasticfilesystem:DeleteAccessPoint"), Resources: jsii.Strings(slash("elasticfilesystem", "access-point")),
 			Conditions: &map[string]interface{}{"Null": map[string]interface{}{"aws:ResourceTag/" + contract.TagDrill: "false"}}},
 		// A mount target's network interface is the caller's to create and

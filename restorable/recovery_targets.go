@@ -99,17 +99,21 @@ func addRecoveryAlarms(owner constructs.Construct, p *Protection, t *targets, ar
 			Statistic:     jsii.String("Maximum"), Period: period,
 		})
 	}
-	// Every hour the probe writes the age; two hours in a row over the RPO,
-	// or without a data point (the probe stopped), is an alarm.
+	// Every hour the probe writes the age: two hours in a row over the RPO
+	// is an alarm. Missing data is missing: a new alarm waits for the
+	// probe's first run (up to an hour after the deploy) in
+	// INSUFFICIENT_DATA, and a probe that stops turns it from OK to
+	// INSUFFICIENT_DATA, which also goes to the topic
+	// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data).
 	t.rpoAlarm = awscloudwatch.NewAlarm(scope, jsii.String("RPO"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String(fmt.Sprintf("restorable: the newest recovery point of %s is older than its RPO of %s, or the hourly probe (RestorableGuard) reports nothing. See docs/backup.md, \"When an alarm fires\".",
+		AlarmDescription: jsii.String(fmt.Sprintf("restorable: the newest recovery point of %s is older than its RPO of %s (ALARM), or the hourly probe (RestorableGuard) stopped reporting (INSUFFICIENT_DATA). See docs/backup.md, \"When an alarm fires\".",
 			t.path, humanDuration(t.rpo))),
 		Metric:             metric(contract.MetricRecoveryPointAge, awscdk.Duration_Hours(jsii.Number(1))),
 		Threshold:          jsii.Number(t.rpo.Seconds()),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 		EvaluationPeriods:  jsii.Number(2),
 		DatapointsToAlarm:  jsii.Number(2),
-		TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
+		TreatMissingData:   awscloudwatch.TreatMissingData_MISSING,
 	})
 	if t.drilled {
 		// A drill a month: the alarm looks at each day's drills only, and a
@@ -127,6 +131,7 @@ func addRecoveryAlarms(owner constructs.Construct, p *Protection, t *targets, ar
 	if p != nil && p.alerts != nil {
 		action := awscloudwatchactions.NewSnsAction(p.alerts.topic)
 		t.rpoAlarm.AddAlarmAction(action)
+		t.rpoAlarm.AddInsufficientDataAction(action)
 		if t.rtoAlarm != nil {
 			t.rtoAlarm.AddAlarmAction(action)
 		}

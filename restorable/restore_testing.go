@@ -167,8 +167,9 @@ func (t *restoreTesting) addSelection(kind testedType, arn *string) {
 			ProtectedResourceArns: awscdk.Lazy_List(&lazyList{func() []*string { return t.arns[kind] }}, &awscdk.LazyListValueOptions{
 				OmitEmpty: jsii.Bool(true),
 			}),
-			IamRoleArn:            t.role.RoleArn(),
-			ValidationWindowHours: jsii.Number(t.validation),
+			IamRoleArn:               t.role.RoleArn(),
+			ValidationWindowHours:    jsii.Number(t.validation),
+			RestoreMetadataOverrides: t.overrides(kind),
 		})
 	}
 	t.arns[kind] = append(t.arns[kind], arn)
@@ -260,7 +261,17 @@ func (t *restoreTesting) addNow(kind testedType, arn *string) {
 			ProtectedResourceArns:       awscdk.Lazy_List(&lazyList{func() []*string { return t.nowArns[k] }}, &awscdk.LazyListValueOptions{OmitEmpty: jsii.Bool(true)}),
 			IamRoleArn:                  t.role.RoleArn(),
 			ValidationWindowHours:       jsii.Number(t.validation),
+			RestoreMetadataOverrides:    t.overrides(kind),
 		})
 	}
 	t.nowArns[kind] = append(t.nowArns[kind], arn)
+}
+
+// overrides are the restore metadata of a type's copies: the Aurora copies
+// go into the drilled cluster's subnet group and the drills' security group.
+func (t *restoreTesting) overrides(kind testedType) interface{} {
+	if kind != testedAurora {
+		return nil
+	}
+	return awscdk.Lazy_Any(&lazyAny{func() interface{} { return t.drills.auroraOverrides() }}, &awscdk.LazyAnyValueOptions{OmitEmptyArray: jsii.Bool(true)})
 }

@@ -62,18 +62,22 @@ func rendered(t *testing.T, tmpl map[string]interface{}, v interface{}) string {
 	return ""
 }
 
-// drillRuleInput is the input the drill rule gives the state machine, with
-// the restore job's ID as the event sends it.
-func drillRuleInput(t *testing.T, tmpl map[string]interface{}) map[string]interface{} {
+// drillDefinition is the drill state machine's definition in stack.
+func drillDefinition(t *testing.T, tmpl map[string]interface{}, stack string) map[string]interface{} {
 	t.Helper()
-	_, rule := byPath(t, tmpl, "RedmineStack/RestorableProtection/RestoreTesting/Validation/RestoreJobEnded")
-	target := props(rule)["Targets"].([]interface{})[0].(map[string]interface{})
-	transformer := target["InputTransformer"].(map[string]interface{})
-	assert.Equal(t, map[string]interface{}{"detail-restoreJobId": "$.detail.restoreJobId"}, transformer["InputPathsMap"])
-	text := strings.ReplaceAll(rendered(t, tmpl, transformer["InputTemplate"]), "<detail-restoreJobId>", `"`+"6f0c8e1a-2b3d-4c5e-8f90-a1b2c3d4e5f6"+`"`)
-	var in map[string]interface{}
-	require.NoError(t, json.Unmarshal([]byte(text), &in), text)
-	return in
+	_, machine := byPath(t, tmpl, stack+"/RestorableProtection/RestoreTesting/Validation/StateMachine")
+	var def map[string]interface{}
+	text := rendered(t, tmpl, props(machine)["DefinitionString"])
+	require.NoError(t, json.Unmarshal([]byte(text), &def), text)
+	return def
+}
+
+// drillConfig is the config the state machine's first state gives every
+// drill.
+func drillConfig(t *testing.T, tmpl map[string]interface{}, stack string) map[string]interface{} {
+	t.Helper()
+	states := drillDefinition(t, tmpl, stack)["States"].(map[string]interface{})
+	return states["Configure"].(map[string]interface{})["Parameters"].(map[string]interface{})["config"].(map[string]interface{})
 }
 
 func TestTheExampleValidatesItsDrills(t *testing.T) {
@@ -96,9 +100,13 @@ func TestTheExampleValidatesItsDrills(t *testing.T) {
 		target := props(rule)["Targets"].([]interface{})[0].(map[string]interface{})
 		assert.Equal(t, map[string]interface{}{"Ref": machineID}, target["Arn"])
 	})
-	t.Run("the input names every drilled resource and what its drill checks", func(t *testing.T) {
-		in := drillRuleInput(t, tmpl)
-		cfg := in["config"].(map[string]interface{})
+	t.Run("the rule passes the restore job's ID, and the state machine knows every drilled resource and what its drill checks", func(t *testing.T) {
+		_, rule := byPath(t, tmpl, "RedmineStack/RestorableProtection/RestoreTesting/Validation/RestoreJobEnded")
+		target := props(rule)["Targets"].([]interface{})[0].(map[string]interface{})
+		transformer := target["InputTransformer"].(map[string]interface{})
+		assert.Equal(t, map[string]interface{}{"detail-restoreJobId": "$.detail.restoreJobId"}, transformer["InputPathsMap"])
+		assert.Equal(t, `{"restoreJobId":<detail-restoreJobId>}`, rendered(t, tmpl, transformer["InputTemplate"]))
+		cfg := drillConfig(t, tmpl, "RedmineStack")
 		assert.Equal(t, 24.0, cfg["validationWindowHours"])
 		assert.Equal(t, "${Ref:RestorableProtection/Alerts/Topic}", cfg["alertTopicArn"])
 		byPathOf := map[string]map[string]interface{}{}
@@ -117,9 +125,8 @@ func TestTheExampleValidatesItsDrills(t *testing.T) {
 		assert.Equal(t, []interface{}{"redmine-files"}, files["paths"])
 		assert.Equal(t, 2.0, files["factor"])
 		assert.Equal(t, 14400.0, files["rtoSeconds"])
-		assert.Equal(t, "${Files/EfsSecurityGroup.GroupId}", files["securityGroup"])
+		assert.Equal(t, "${RestorableProtection/RestoreTesting/Validation/SecurityGroup.GroupId}", files["securityGroup"], "the drills' own group, not the live file system's")
 		assert.Contains(t, files["subnetId"], "${Ref:Vpc/PrivateSubnet1/Subnet}")
-		assert.Equal(t, map[string]interface{}{}, in["state"])
 		// The config is what the drill handler reads.
 		raw, _ := json.Marshal(cfg)
 		var typed contract.DrillConfig
@@ -127,9 +134,8 @@ func TestTheExampleValidatesItsDrills(t *testing.T) {
 		assert.Len(t, typed.Resources, 2)
 	})
 	t.Run("the state machine creates the drill's function, runs it, and deletes it", func(t *testing.T) {
-		_, machine := byPath(t, tmpl, "RedmineStack/RestorableProtection/RestoreTesting/Validation/StateMachine")
-		var def map[string]interface{}
-		require.NoError(t, json.Unmarshal([]byte(rendered(t, tmpl, props(machine)["DefinitionString"])), &def))
+		def := drillDefinition(t, tmpl, "RedmineStack")
+		assert.Equal(t, "Configure", def["StartAt"])
 		states := def["States"].(map[string]interface{})
 		create := states["CreateFunction"].(map[string]interface{})
 		assert.Equal(t, "arn:aws:states:::aws-sdk:lambda:createFunction", create["Resource"])
@@ -145,7 +151,18 @@ func TestTheExampleValidatesItsDrills(t *testing.T) {
 		}
 		assert.Equal(t, "arn:aws:states:::aws-sdk:lambda:deleteFunction", states["DeleteFunction"].(map[string]interface{})["Resource"])
 		assert.Equal(t, "Abort", states["Step"].(map[string]interface{})["Catch"].([]interface{})[0].(map[string]interface{})["Next"])
-		assert.Equal(t, "DeleteFunction", states["Abort"].(map[string]interface{})["Next"])
+		assert.Equal(t, "Carry", states["Abort"].(map[string]interface{})["Next"], "an abort goes on with the cleanup")
+		// A second execution for the same job does not report a false FAILED.
+		catches := create["Catch"].([]interface{})
+		assert.Equal(t, []interface{}{"Lambda.ResourceConflictException"}, catches[0].(map[string]interface{})["ErrorEquals"])
+		assert.Equal(t, "Succeed", states[catches[0].(map[string]interface{})["Next"].(string)].(map[string]interface{})["Type"])
+		// A function that never starts is reported and deleted.
+		isActive := fmtJSON(states["IsActive"])
+		assert.Contains(t, isActive, `{"Next":"FunctionFailed","StringEquals":"Failed"`)
+		assert.Equal(t, "DeleteFailedFunction", states["FunctionFailed"].(map[string]interface{})["Next"])
+		assert.Equal(t, "arn:aws:states:::aws-sdk:lambda:deleteFunction", states["DeleteFailedFunction"].(map[string]interface{})["Resource"])
+		// A handler's passing error is retried before the drill is aborted.
+		assert.Contains(t, fmtJSON(states["Step"].(map[string]interface{})["Retry"]), `"States.TaskFailed"`)
 		// The code the state machine names is the handler asset the guard runs.
 		guardID, guard := functionWithHandler(t, tmpl, contract.HandlerGuard)
 		_ = guardID
@@ -159,6 +176,29 @@ func TestTheExampleValidatesItsDrills(t *testing.T) {
 		assert.False(t, policy.allows("lambda:CreateFunction", fn+"anything-else", nil))
 		assert.False(t, policy.allows("lambda:InvokeFunction", fn+contract.DrillFilesFunctionPrefix+"6f0c8e1a", nil), "the files function is the drill function's")
 		assert.False(t, policy.allows("lambda:UpdateFunctionCode", fn+contract.DrillFunctionPrefix+"6f0c8e1a", nil))
+	})
+	t.Run("Aurora copies are restored into the cluster's subnet group and the drills' group, not the default VPC", func(t *testing.T) {
+		_, sel := byPath(t, tmpl, "RedmineStack/RestorableProtection/RestoreTesting/Aurora/Selection")
+		o := props(sel)["RestoreMetadataOverrides"].(map[string]interface{})
+		assert.Equal(t, "${Ref:Database/Default/Subnets}", rendered(t, tmpl, o["dbSubnetGroupName"]))
+		assert.Equal(t, `["${RestorableProtection/RestoreTesting/Validation/SecurityGroup.GroupId}"]`, rendered(t, tmpl, o["vpcSecurityGroupIds"]))
+		_, efsSel := byPath(t, tmpl, "RedmineStack/RestorableProtection/RestoreTesting/EFS/Selection")
+		assert.NotContains(t, props(efsSel), "RestoreMetadataOverrides")
+		// The drills' group lets in NFS from itself only; the live file
+		// system's group gains nothing.
+		groupID, _ := byPath(t, tmpl, "RedmineStack/RestorableProtection/RestoreTesting/Validation/SecurityGroup")
+		_, ingresses := resourcesOfType(t, tmpl, "AWS::EC2::SecurityGroupIngress")
+		liveGroup, _ := byPath(t, tmpl, "RedmineStack/Files/EfsSecurityGroup")
+		for _, in := range ingresses {
+			p := props(in)
+			if refOf(p["GroupId"]) == groupID {
+				assert.Equal(t, 2049.0, p["FromPort"])
+				assert.Equal(t, groupID, refOf(p["SourceSecurityGroupId"]))
+			}
+			if refOf(p["GroupId"]) == liveGroup {
+				assert.NotEqual(t, refOf(p["SourceSecurityGroupId"]), liveGroup, "no drill rule on the live file system's group")
+			}
+		}
 	})
 	t.Run("no drill function is in the template: they exist only while a drill runs", func(t *testing.T) {
 		assert.Empty(t, functionsWithHandler(tmpl, contract.HandlerDrill))
@@ -290,6 +330,15 @@ func TestADrillNeverTouchesTheLiveResources(t *testing.T) {
 		context: map[string]string{"aws:rds:primaryDBClusterArn": "arn:aws:rds:ap-northeast-1:123456789012:cluster:other"}}))
 	assert.False(t, drill.allowsRequest(iamRequest{action: "rds:DeleteDBInstance", resource: copyInstance}))
 	assert.False(t, files.allowsRequest(iamRequest{action: "elasticfilesystem:ClientWrite", resource: copyFS, context: tagged}), "the files function only reads")
+	// AND an application's access point cannot be tagged as the drill's, then
+	// deleted: tags only as an access point is created
+	liveAP := "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:access-point/fsap-0live00000000001"
+	assert.False(t, drill.allowsRequest(iamRequest{action: "elasticfilesystem:TagResource", resource: liveAP, requestTags: map[string]string{contract.TagDrill: "fs-0live"}}))
+	assert.True(t, drill.allowsRequest(iamRequest{action: "elasticfilesystem:TagResource", resource: liveAP,
+		requestTags: map[string]string{contract.TagDrill: "fs-0copy"}, context: map[string]string{"elasticfilesystem:CreateAction": "CreateAccessPoint"}}))
+	assert.False(t, drill.allowsRequest(iamRequest{action: "elasticfilesystem:DeleteAccessPoint", resource: liveAP}))
+	// AND it may describe the copy secret's key, as ManageMasterUserPassword needs
+	assert.True(t, drill.allows("kms:DescribeKey", "arn:aws:kms:ap-northeast-1:123456789012:key/aws-secretsmanager", nil))
 }
 
 func TestRecoveryTargetsAreAlarmed(t *testing.T) {
@@ -314,13 +363,18 @@ func TestRecoveryTargetsAreAlarmed(t *testing.T) {
 		evaluations           float64
 	}{
 		// Aurora, continuously backed up: its latest restorable time within an hour.
-		{"RedmineStack/Database/Recovery/RPO", contract.MetricRecoveryPointAge, "breaching", 3600, 3600, 2},
+		{"RedmineStack/Database/Recovery/RPO", contract.MetricRecoveryPointAge, "missing", 3600, 3600, 2},
 		{"RedmineStack/Database/Recovery/RTO", contract.MetricDrillTotal, "notBreaching", 7200, 86400, 1},
 		// The files: a daily backup, plus up to 8 hours.
-		{"RedmineStack/Files/Recovery/RPO", contract.MetricRecoveryPointAge, "breaching", 32 * 3600, 3600, 2},
+		{"RedmineStack/Files/Recovery/RPO", contract.MetricRecoveryPointAge, "missing", 32 * 3600, 3600, 2},
 		{"RedmineStack/Files/Recovery/RTO", contract.MetricDrillTotal, "notBreaching", 4 * 3600, 86400, 1},
 	} {
 		p := alarm(tt.path)
+		if tt.missing == "missing" {
+			// A probe that stops turns the alarm INSUFFICIENT_DATA, which is
+			// told too.
+			assert.Equal(t, []interface{}{map[string]interface{}{"Ref": topicID}}, p["InsufficientDataActions"], tt.path)
+		}
 		assert.Equal(t, tt.metric, p["MetricName"], tt.path)
 		assert.Equal(t, tt.threshold, p["Threshold"], tt.path)
 		assert.Equal(t, tt.period, p["Period"], tt.path)

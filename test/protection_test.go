@@ -1,7 +1,6 @@
 package test
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -431,10 +430,7 @@ func TestDrillsFindARecoveryPointOfEveryResourceAllYear(t *testing.T) {
 	assert.Len(t, months, 12, "a drill every month: %v", months)
 	validated := map[string]bool{}
 	_, rule := byPath(t, s.primary, "RedminePrimary/RestorableProtection/RestoreTesting/Validation/RestoreJobEnded")
-	transformer := props(rule)["Targets"].([]interface{})[0].(map[string]interface{})["InputTransformer"].(map[string]interface{})
-	var in map[string]interface{}
-	require.NoError(t, json.Unmarshal([]byte(strings.ReplaceAll(rendered(t, s.primary, transformer["InputTemplate"]), "<detail-restoreJobId>", `"job"`)), &in))
-	for _, r := range in["config"].(map[string]interface{})["resources"].([]interface{}) {
+	for _, r := range drillConfig(t, s.primary, "RedminePrimary")["resources"].([]interface{}) {
 		validated[r.(map[string]interface{})["arn"].(string)] = true
 	}
 	_, sels := resourcesOfType(t, s.primary, "AWS::Backup::RestoreTestingSelection")

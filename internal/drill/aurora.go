@@ -85,11 +85,16 @@ func (h Handler) auroraPrepare(ctx context.Context, s State) (State, error) {
 		return s.wait(15), nil
 	}
 	if s.Instance == "" {
-		s.Instance = truncate(s.CopyID+contract.DrillInstanceSuffix, 63)
+		s.Instance = instanceID(s.CopyID)
 		_, err := h.RDS.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
 			DBInstanceIdentifier: aws.String(s.Instance), DBClusterIdentifier: aws.String(s.CopyID),
 			Engine: cl.Engine, DBInstanceClass: aws.String(s.instanceClass()),
-			Tags: []rdstypes.Tag{{Key: aws.String(contract.RestoreTestTag), Value: aws.String("drill")}, {Key: aws.String(contract.TagDrill), Value: aws.String(s.CopyID)}},
+			// Never reachable from the internet, whatever VPC AWS Backup
+			// restored the copy into ("If the VPC has an internet gateway
+			// attached to it, the DB instance is public" by default:
+			// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+			PubliclyAccessible: aws.Bool(false),
+			Tags:               []rdstypes.Tag{{Key: aws.String(contract.RestoreTestTag), Value: aws.String("drill")}, {Key: aws.String(contract.TagDrill), Value: aws.String(s.CopyID)}},
 		})
 		if err != nil && !notFound(err, "DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault") {
 			s.Instance = ""
@@ -97,6 +102,17 @@ func (h Handler) auroraPrepare(ctx context.Context, s State) (State, error) {
 		}
 	}
 	return s.next(phaseAuroraWait), nil
+}
+
+// instanceID names the drill's instance after the copy: at most 63
+// characters, not ending in a hyphen (DB instance identifier rules:
+// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+func instanceID(copyID string) string {
+	id := copyID + contract.DrillInstanceSuffix
+	if len(id) > 63 {
+		id = strings.TrimRight(id[:63], "-")
+	}
+	return id
 }
 
 // auroraRefused turns a refused change to the copy into the drill's verdict:

@@ -115,6 +115,13 @@ type State struct {
 	Files         int64  `json:"files,omitempty"`
 	Bytes         int64  `json:"bytes,omitempty"`
 
+	// Polls counts the waits, which grow longer (backoff) so that a long
+	// validation window stays within Step Functions' 25,000 events
+	// (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+	Polls int `json:"polls,omitempty"`
+	// Aborts counts the state machine's aborts of this drill.
+	Aborts int `json:"aborts,omitempty"`
+
 	Verdict string `json:"verdict,omitempty"`
 	Message string `json:"message,omitempty"`
 	// Reported: PutRestoreValidationResult was called (a status cannot be
@@ -172,7 +179,27 @@ func (h Handler) Step(ctx context.Context, in StepInput) (State, error) {
 	default:
 		return s, fmt.Errorf("drill: unknown phase %q", s.Phase)
 	}
+	if err == nil && s.Status == "wait" {
+		s = s.backoff()
+	}
 	return s, err
+}
+
+// backoff lengthens the waits of a drill that has polled long: 5 minutes
+// after 20 waits, 10 after 60.
+func (s State) backoff() State {
+	s.Polls++
+	floor := 0
+	switch {
+	case s.Polls > 60:
+		floor = 600
+	case s.Polls > 20:
+		floor = 300
+	}
+	if s.WaitSeconds < floor && s.Phase != phaseCleanup && s.Phase != phaseReport {
+		s.WaitSeconds = floor
+	}
+	return s
 }
 
 // wait says to call again after seconds.
@@ -246,32 +273,37 @@ func (h Handler) start(ctx context.Context, in StepInput) (State, error) {
 	return s.next(phaseReport), nil
 }
 
-// abort ends a drill whose step failed for good: it removes what it can and
-// reports the failure, whatever else goes wrong.
+// abort ends a drill whose step failed for good: the verdict is FAILED, and
+// the drill goes on with its cleanup, step by step with its waits, so that
+// what it added to the copy is gone before the report (AWS Backup deletes
+// the copy once the validation is reported or the window ends). After three
+// aborts it reports at once.
 func (h Handler) abort(ctx context.Context, in StepInput) State {
 	s := in.State
+	s.Aborts++
 	s.verdict(Failed, fmt.Sprintf("the drill stopped in phase %q: %v", s.Phase, in.Error))
 	if s.Resource == nil {
 		if st, err := h.start(ctx, StepInput{RestoreJobID: in.RestoreJobID, Config: in.Config}); err == nil && st.Resource != nil {
-			st.Verdict, st.Message = s.Verdict, s.Message
+			st.Verdict, st.Message, st.Aborts = s.Verdict, s.Message, s.Aborts
 			s = st
 		}
 	}
-	for i := 0; i < 5 && s.Phase != phaseReport && s.Phase != phaseDone; i++ {
-		var err error
-		if s, err = h.cleanup(ctx, s); err != nil {
-			h.logf("drill: cleanup after abort: %v", err)
-			break
-		}
+	if s.Resource == nil {
+		s.Phase, s.Status = phaseDone, "done"
+		return s
 	}
-	if s.Resource != nil {
+	if s.Aborts > 3 {
 		var err error
 		if s, err = h.report(ctx, in.RestoreJobID, in.Config, s); err != nil {
 			h.logf("drill: report after abort: %v", err)
 		}
+		s.Phase, s.Status = phaseDone, "done"
+		return s
 	}
-	s.Phase, s.Status = phaseDone, "done"
-	return s
+	if s.Phase != phaseReport && s.Phase != phaseDone {
+		s.Phase = phaseCleanup
+	}
+	return s.wait(30)
 }
 
 // report sets the validation status, writes the drill's metrics, and tells

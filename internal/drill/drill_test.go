@@ -309,10 +309,14 @@ func TestAnAbortedDrillCleansUpAndReportsTheFailure(t *testing.T) {
 	}
 	require.Equal(t, phaseFilesCheck, in.State.Phase)
 	require.NotEmpty(t, w.functions)
-	// WHEN it is aborted
+	// WHEN it is aborted, and the state machine goes on stepping
 	in.Action, in.Error = ActionAbort, map[string]string{"Error": "Lambda.ServiceException"}
 	s, err := h.Step(context.Background(), in)
 	require.NoError(t, err)
+	assert.Equal(t, "wait", s.Status, "the cleanup goes on, with its waits")
+	assert.Empty(t, w.validations, "nothing is reported before the copy is clean")
+	in.State = s
+	s = w.runFrom(h, in)
 	// THEN everything it added to the copy is gone, and the drill FAILED
 	assert.Equal(t, "done", s.Status)
 	assert.Empty(t, w.functions)
@@ -351,4 +355,38 @@ func TestTheWalk(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, out.Error, "want one aws-backup-restore_* directory")
 	})
+}
+
+func TestALongDrillBacksOff(t *testing.T) {
+	// GIVEN a copy whose writer takes most of a 168-hour window to come up
+	w, h, _ := newWorld(t)
+	w.withTables("public.issues")
+	w.instanceReady = w.now.Add(60 * time.Hour)
+	cfg := config()
+	cfg.ValidationWindowHours = 168
+	in := StepInput{Action: ActionStep, RestoreJobID: jobID, Config: cfg}
+	steps := 0
+	for ; steps < 2000; steps++ {
+		s, err := h.Step(context.Background(), in)
+		require.NoError(t, err)
+		if s.Status == "done" {
+			break
+		}
+		in.State = s
+		w.now = w.now.Add(time.Duration(s.WaitSeconds) * time.Second)
+	}
+	// THEN the drill ends within the window in few enough steps for Step
+	// Functions' 25,000-event history (about 11 events a step)
+	status, _ := validation(t, w)
+	assert.Equal(t, Successful, status)
+	assert.Less(t, steps*11, 25000, "%d steps", steps)
+}
+
+func TestADrillInstanceNameIsValid(t *testing.T) {
+	long := "awsbackup-restore-test-" + strings.Repeat("a", 34) + "-x"
+	id := instanceID(long)
+	assert.LessOrEqual(t, len(id), 63)
+	assert.False(t, strings.HasSuffix(id, "-"))
+	assert.NotContains(t, id, "...")
+	assert.Equal(t, copyDB+"-drill", instanceID(copyDB))
 }

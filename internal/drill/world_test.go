@@ -57,12 +57,15 @@ type world struct {
 	previous    []map[string]interface{}
 
 	// The copy cluster.
-	clusterStatus  string
-	managedSecret  bool
-	httpEnabled    bool
-	scaling        bool
-	instances      map[string]string // identifier -> status
-	instancePolls  int               // Describe calls before a new instance is available; -1: never
+	clusterStatus string
+	managedSecret bool
+	httpEnabled   bool
+	scaling       bool
+	instances     map[string]string // identifier -> status
+	instancePolls int               // Describe calls before a new instance is available; -1: never
+	// instanceReady, when set, is when a new instance becomes available
+	// instead.
+	instanceReady  time.Time
 	modifications  []url.Values
 	createdClasses []string
 	// The copy's database: tables (schema.table) and which cannot be read;
@@ -133,7 +136,12 @@ func config() contract.DrillConfig {
 
 // run steps the drill to its end, moving the clock on by each wait.
 func (w *world) run(h Handler, cfg contract.DrillConfig) State {
-	in := StepInput{Action: ActionStep, RestoreJobID: jobID, Config: cfg}
+	return w.runFrom(h, StepInput{Action: ActionStep, RestoreJobID: jobID, Config: cfg})
+}
+
+// runFrom goes on stepping from in, as the state machine does.
+func (w *world) runFrom(h Handler, in StepInput) State {
+	in.Action = ActionStep
 	for i := 0; i < 500; i++ {
 		s, err := h.Step(context.Background(), in)
 		require.NoError(w.t, err, "step %d in phase %q", i, in.State.Phase)
@@ -212,6 +220,7 @@ func (w *world) rds(r awstest.Request) awstest.Response {
 		return awstest.QueryXML(ns, r.Operation, "<ResourceArn>"+copyDBArn+"</ResourceArn><HttpEndpointEnabled>true</HttpEndpointEnabled>")
 	case "CreateDBInstance":
 		require.Equal(w.t, copyDB, f.Get("DBClusterIdentifier"))
+		require.Equal(w.t, "false", f.Get("PubliclyAccessible"), "the drill's writer is never public")
 		if !w.scaling && f.Get("DBInstanceClass") == "db.serverless" {
 			return awstest.QueryError(400, "InvalidParameterCombination", "Set the Serverless v2 scaling configuration on the parent DB cluster before creating a Serverless v2 DB instance.")
 		}
@@ -224,7 +233,12 @@ func (w *world) rds(r awstest.Request) awstest.Response {
 		if !ok {
 			return awstest.QueryError(404, "DBInstanceNotFound", "DBInstance "+id+" not found")
 		}
-		if status == "creating" && w.instancePolls >= 0 {
+		if status == "creating" && !w.instanceReady.IsZero() {
+			if !w.now.Before(w.instanceReady) {
+				status = "available"
+				w.instances[id] = status
+			}
+		} else if status == "creating" && w.instancePolls >= 0 {
 			if w.instancePolls == 0 {
 				status = "available"
 				w.instances[id] = status

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,15 +77,25 @@ func (c Clients) newestRecoveryPoint(ctx context.Context, r contract.ProbeResour
 	pages := backup.NewListRecoveryPointsByResourcePaginator(c.Backup, &backup.ListRecoveryPointsByResourceInput{
 		ResourceArn: aws.String(r.Arn), ManagedByAWSBackupOnly: true, MaxResults: aws.Int32(100),
 	})
+	// A usable recovery point is COMPLETED or AVAILABLE ("successfully
+	// created": https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeRecoveryPoint.html).
+	// The continuous one's ARN names it (recovery-point:continuous:...); its
+	// CreationDate is when continuous backup began, not how current it is.
+	continuousActive := false
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("list recovery points: %w", err)
 		}
 		for _, p := range page.RecoveryPoints {
-			if p.Status == backuptypes.RecoveryPointStatusCompleted {
-				later(p.CreationDate)
+			if p.Status != backuptypes.RecoveryPointStatusCompleted && p.Status != backuptypes.RecoveryPointStatusAvailable {
+				continue
 			}
+			if strings.Contains(aws.ToString(p.RecoveryPointArn), ":recovery-point:continuous:") {
+				continuousActive = true
+				continue
+			}
+			later(p.CreationDate)
 		}
 	}
 	switch r.Kind {
@@ -97,7 +108,10 @@ func (c Clients) newestRecoveryPoint(ctx context.Context, r contract.ProbeResour
 			return time.Time{}, fmt.Errorf("describe cluster: %d clusters", len(out.DBClusters))
 		}
 		cl := out.DBClusters[0]
-		if r.Continuous {
+		// The latest restorable time is RDS's own; it counts only while AWS
+		// Backup's continuous recovery point is active (a stopped one means
+		// AWS Backup no longer keeps it).
+		if r.Continuous && continuousActive {
 			later(cl.LatestRestorableTime)
 		}
 		if newest.IsZero() {

@@ -90,6 +90,14 @@ func (w *probeWorld) point(resource, status string, created time.Time) {
 	})
 }
 
+// continuous adds AWS Backup's continuous recovery point of a cluster.
+func (w *probeWorld) continuous(resource, status string, created time.Time) {
+	w.points[resource] = append(w.points[resource], map[string]interface{}{
+		"RecoveryPointArn": "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:continuous:cluster-abcd-1234",
+		"Status":           status, "CreationDate": float64(created.Unix()), "BackupVaultName": "AppStackVault",
+	})
+}
+
 // ages runs the probe and reads back the metric lines it printed.
 func probeAges(t *testing.T, c Clients, resources []contract.ProbeResource) (map[string]float64, error) {
 	var out bytes.Buffer
@@ -119,6 +127,7 @@ func TestTheProbeMeasuresTheNewestRecoveryPointOfEachResource(t *testing.T) {
 		w.point(probeFilesArn, "COMPLETED", now.Add(-6*time.Hour))
 		w.point(probeFilesArn, "PARTIAL", now.Add(-1*time.Hour)) // not restorable as a whole
 		w.point(probeClusterArn, "COMPLETED", now.Add(-20*24*time.Hour))
+		w.continuous(probeClusterArn, "AVAILABLE", now.Add(-30*24*time.Hour))
 		w.latest = now.Add(-5 * time.Minute)
 		ages, err := probeAges(t, c, []contract.ProbeResource{cluster, files})
 		require.NoError(t, err)
@@ -135,6 +144,16 @@ func TestTheProbeMeasuresTheNewestRecoveryPointOfEachResource(t *testing.T) {
 		ages, err := probeAges(t, c, []contract.ProbeResource{snapshotOnly})
 		require.NoError(t, err)
 		assert.Equal(t, 26*3600.0, ages["AppStack/Database"])
+	})
+	t.Run("a stopped continuous backup does not count, whatever RDS's own latest restorable time", func(t *testing.T) {
+		w, c := newProbeWorld(t)
+		c.Now = func() time.Time { return now }
+		w.point(probeClusterArn, "COMPLETED", now.Add(-40*time.Hour))
+		w.continuous(probeClusterArn, "STOPPED", now.Add(-30*24*time.Hour))
+		w.latest = now.Add(-5 * time.Minute)
+		ages, err := probeAges(t, c, []contract.ProbeResource{cluster})
+		require.NoError(t, err)
+		assert.Equal(t, 40*3600.0, ages["AppStack/Database"])
 	})
 	t.Run("a resource never backed up is as old as itself", func(t *testing.T) {
 		w, c := newProbeWorld(t)

@@ -6,6 +6,7 @@ package test
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,6 +61,8 @@ func TestMain(m *testing.M) {
 	if scratch, err = os.MkdirTemp("", "restorable-test-"); err != nil {
 		panic(err)
 	}
+	flag.Parse()
+	startBackground()
 	code := m.Run()
 	jsii.Close()
 	os.RemoveAll(scratch)

@@ -1,12 +1,6 @@
 package test
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -128,58 +122,4 @@ func TestBareAndPerConstructKeys(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "restorable: snapshotArn: is set but empty")
 	})
-}
-
-// exampleBinary builds the example app once, to run it as the CDK CLI does.
-var exampleBinary string
-
-func buildExample(t *testing.T) string {
-	t.Helper()
-	if exampleBinary == "" {
-		bin := filepath.Join(scratch, "redmine")
-		cmd := exec.Command("go", "build", "-o", bin, "./examples/redmine/cmd/redmine")
-		cmd.Dir = repoRoot
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, string(out))
-		exampleBinary = bin
-	}
-	return exampleBinary
-}
-
-func TestBadInputExitsWithTheMessageAlone(t *testing.T) {
-	tests := []struct {
-		name string
-		ctx  map[string]string
-		want string
-	}{
-		{"a misspelled key", map[string]string{"snapshotARN": snapshotARN}, `context key "snapshotARN" looks like "snapshotArn"`},
-		{"an instance snapshot", map[string]string{"snapshotArn": "arn:aws:rds:ap-northeast-1:123456789012:snapshot:redmine-db"},
-			`restorable: RedmineStack/Database: snapshotArn="arn:aws:rds:ap-northeast-1:123456789012:snapshot:redmine-db": is a DB instance snapshot`},
-		{"an unknown construct path", map[string]string{"RedmineStack/Db.snapshotArn": snapshotARN}, `names "RedmineStack/Db", which is not a restorable Aurora cluster`},
-		{"an empty value", map[string]string{"efsRecoveryPointArn": ""}, "restorable: efsRecoveryPointArn: is set but empty"},
-	}
-	bin := buildExample(t)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// GIVEN the app run as the CDK CLI runs it, with a bad -c value
-			ctx := cdkJSONContext(t)
-			for k, v := range tt.ctx {
-				ctx[k] = v
-			}
-			raw, err := json.Marshal(ctx)
-			require.NoError(t, err)
-			cmd := exec.Command(bin)
-			cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(raw), "CDK_OUTDIR="+t.TempDir())
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err = cmd.Run()
-			// THEN it exits with status 1, with the message and no goroutine dump
-			var exit *exec.ExitError
-			require.True(t, errors.As(err, &exit), "exit status: %v\n%s", err, out.String())
-			assert.Equal(t, 1, exit.ExitCode(), out.String())
-			assert.Contains(t, out.String(), tt.want)
-			assert.NotContains(t, out.String(), "goroutine")
-			assert.NotContains(t, out.String(), "panic")
-		})
-	}
 }

@@ -28,38 +28,91 @@ const restorableModule = "github.com/restorable-cdk/restorable"
 // module cache, and the consumer's go.mod lacks the handler's dependencies),
 // synthesizes the consumer's app, and checks that the guard's Lambda asset is
 // the same, hash for hash, as the one built from this repository.
-func TestConsumerModuleBuildsTheHandlerFromTheModuleCache(t *testing.T) {
-	root, err := filepath.Abs(repoRoot)
-	require.NoError(t, err)
-	version := fmt.Sprintf("v0.0.0-%s-000000000000", time.Now().UTC().Format("20060102150405"))
-	proxy := t.TempDir()
-	publish(t, proxy, root, version)
-	modCache := strings.TrimSpace(goOutput(t, root, nil, "env", "GOMODCACHE"))
-	t.Cleanup(func() { removeFromModuleCache(modCache, version) })
+// consumerRun is what the consumer chain did: the module's directory in the
+// module cache, and the consumer's synthesized assembly.
+var consumerRun struct {
+	version, modCache, dir, out string
+}
 
-	// The consumer, requiring the published version instead of the replace.
-	work := t.TempDir()
-	copyTo(t, filepath.Join(root, "test", "consumer", "main.go"), filepath.Join(work, "main.go"))
-	copyTo(t, filepath.Join(root, "test", "consumer", "go.sum"), filepath.Join(work, "go.sum"))
-	require.NoError(t, os.WriteFile(filepath.Join(work, "go.mod"),
-		[]byte("module example.com/restorable-consumer\n\ngo 1.26\n\nrequire "+restorableModule+" "+version+"\n"), 0o644))
-	env := []string{
-		"GOPROXY=file://" + filepath.ToSlash(proxy) + "," + strings.TrimSpace(goOutput(t, root, nil, "env", "GOPROXY")),
-		"GONOSUMDB=" + restorableModule, "GOFLAGS=-mod=mod", "GOWORK=off",
-	}
-	goOutput(t, work, env, "mod", "tidy")
-	dir := strings.TrimSpace(goOutput(t, work, env, "list", "-m", "-f", "{{.Dir}}", restorableModule))
-	require.True(t, strings.HasPrefix(dir, modCache), "restorable is used from the module cache, not %s", dir)
-	info, err := os.Stat(filepath.Join(dir, "go.mod"))
+// consumerChain publishes this module to a file:// proxy, and builds and runs
+// a consumer that requires it from there, in the background
+// (background_test.go).
+var consumerChain = newBackground(func() map[string]command {
+	t := &chainT{}
+	err := t.run(func() {
+		root, err := filepath.Abs(repoRoot)
+		require.NoError(t, err)
+		version := fmt.Sprintf("v0.0.0-%s-000000000000", time.Now().UTC().Format("20060102150405"))
+		consumerRun.version = version
+		proxy, err := os.MkdirTemp(scratch, "proxy-")
+		require.NoError(t, err)
+		publish(t, proxy, root, version)
+		consumerRun.modCache = strings.TrimSpace(goOutput(t, root, nil, "env", "GOMODCACHE"))
+		// The consumer, requiring the published version instead of the replace.
+		work, err := os.MkdirTemp(scratch, "consumer-")
+		require.NoError(t, err)
+		copyTo(t, filepath.Join(root, "test", "consumer", "main.go"), filepath.Join(work, "main.go"))
+		copyTo(t, filepath.Join(root, "test", "consumer", "go.sum"), filepath.Join(work, "go.sum"))
+		require.NoError(t, os.WriteFile(filepath.Join(work, "go.mod"),
+			[]byte("module example.com/restorable-consumer\n\ngo 1.26\n\nrequire "+restorableModule+" "+version+"\n"), 0o644))
+		env := []string{
+			"GOPROXY=file://" + filepath.ToSlash(proxy) + "," + strings.TrimSpace(goOutput(t, root, nil, "env", "GOPROXY")),
+			"GONOSUMDB=" + restorableModule, "GOFLAGS=-mod=mod", "GOWORK=off",
+		}
+		goOutput(t, work, env, "mod", "tidy")
+		consumerRun.dir = strings.TrimSpace(goOutput(t, work, env, "list", "-m", "-f", "{{.Dir}}", restorableModule))
+		// The consumer's app synthesizes.
+		consumerRun.out, err = os.MkdirTemp(scratch, "consumer-out-")
+		require.NoError(t, err)
+		goOutput(t, work, append(env, "CDK_OUTDIR="+consumerRun.out), "run", ".")
+	})
+	return map[string]command{"consumer": {out: strings.Join(t.errs, "\n"), err: err}}
+})
+
+// chainT collects what require reports in a background chain, which has no
+// *testing.T: FailNow ends the chain, whose error the test then reports.
+type chainT struct{ errs []string }
+
+type chainFailed struct{}
+
+func (c *chainT) Errorf(format string, args ...interface{}) {
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
+}
+func (c *chainT) FailNow() { panic(chainFailed{}) }
+func (c *chainT) Helper()  {}
+
+func (c *chainT) run(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(chainFailed); !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("the chain failed")
+		}
+	}()
+	f()
+	return nil
+}
+
+// tb is what the helpers shared by tests and chains need.
+type tb interface {
+	require.TestingT
+	Helper()
+}
+
+func TestConsumerModuleBuildsTheHandlerFromTheModuleCache(t *testing.T) {
+	// GIVEN this module published as a version, and a consumer that requires it
+	c := consumerChain.result("consumer")
+	t.Cleanup(func() { removeFromModuleCache(consumerRun.modCache, consumerRun.version) })
+	require.NoError(t, c.err, c.out)
+	require.True(t, strings.HasPrefix(consumerRun.dir, consumerRun.modCache), "restorable is used from the module cache, not %s", consumerRun.dir)
+	info, err := os.Stat(filepath.Join(consumerRun.dir, "go.mod"))
 	require.NoError(t, err)
 	assert.Zero(t, info.Mode()&0o222, "the module cache copy is read-only")
 
-	// WHEN the consumer's app synthesizes
-	out := t.TempDir()
-	goOutput(t, work, append(env, "CDK_OUTDIR="+out), "run", ".")
-
+	// WHEN the consumer's app synthesized (in the chain)
 	// THEN its guard handler is the same asset as the one built here
-	raw, err := os.ReadFile(filepath.Join(out, "ConsumerStack.template.json"))
+	raw, err := os.ReadFile(filepath.Join(consumerRun.out, "ConsumerStack.template.json"))
 	require.NoError(t, err)
 	var consumer map[string]interface{}
 	require.NoError(t, json.Unmarshal(raw, &consumer))
@@ -84,7 +137,7 @@ func lambdaCodeKeys(t *testing.T, tmpl map[string]interface{}) []string {
 }
 
 // goOutput runs the go command in dir and returns its standard output.
-func goOutput(t *testing.T, dir string, env []string, args ...string) string {
+func goOutput(t tb, dir string, env []string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
@@ -96,7 +149,7 @@ func goOutput(t *testing.T, dir string, env []string, args ...string) string {
 }
 
 // publish writes the module at root as version to a file:// module proxy.
-func publish(t *testing.T, proxy, root, version string) {
+func publish(t tb, proxy, root, version string) {
 	t.Helper()
 	dir := filepath.Join(proxy, restorableModule, "@v")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
@@ -155,7 +208,7 @@ func removeFromModuleCache(modCache, version string) {
 	}
 }
 
-func copyTo(t *testing.T, from, to string) {
+func copyTo(t tb, from, to string) {
 	t.Helper()
 	raw, err := os.ReadFile(from)
 	require.NoError(t, err)

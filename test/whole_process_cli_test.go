@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,29 +23,45 @@ import (
 // snapshot restore and its dropped source, and a file restore. `make test`
 // installs the CLI first.
 
-// runCDK runs the CDK CLI in the repository root and returns its combined output
-// and exit error.
-func runCDK(t *testing.T, args ...string) (string, error) {
+// cliDirs are the cloud assemblies the CLI chain writes.
+var cliDirs struct{ fresh, restored, dropped, files string }
+
+// cliChain runs the CLI as a user does, in the background from the start of
+// the test binary (background_test.go): the new app's synth, then `cdk diff`
+// of a snapshot restore against it, of the restore's dropped source against
+// that, and of a file restore against the new app.
+var cliChain = newBackground(func() map[string]command {
+	dir := func(prefix string) string {
+		d, err := os.MkdirTemp(scratch, prefix)
+		if err != nil {
+			panic(err)
+		}
+		return d
+	}
+	out := map[string]command{}
+	cliDirs.fresh = dir("cli-new-")
+	out["synth"] = runCDKIn("synth", "--quiet", "-o", cliDirs.fresh)
+	before := filepath.Join(cliDirs.fresh, "RedmineStack.template.json")
+	cliDirs.restored = dir("cli-restored-")
+	out["restore"] = runCDKIn("diff", "--template", before, "-o", cliDirs.restored, "-c", "snapshotArn="+snapshotARN)
+	cliDirs.dropped = dir("cli-dropped-")
+	out["dropped"] = runCDKIn("diff", "--template", filepath.Join(cliDirs.restored, "RedmineStack.template.json"), "-o", cliDirs.dropped)
+	cliDirs.files = dir("cli-files-")
+	out["files"] = runCDKIn("diff", "--template", before, "-o", cliDirs.files, "-c", "efsRecoveryPointArn="+efsRecoveryPoint)
+	return out
+})
+
+// cliRun is one command of the chain, which must have succeeded.
+func cliRun(t *testing.T, name string) string {
 	t.Helper()
 	root, err := filepath.Abs(repoRoot)
 	require.NoError(t, err)
-	bin := filepath.Join(root, "node_modules", ".bin")
-	cdk := filepath.Join(bin, "cdk")
-	if _, err := os.Stat(cdk); err != nil {
-		t.Fatalf("the pinned CDK CLI is not installed at %s: run `make test`, which installs it (npm ci)", cdk)
+	if _, err := os.Stat(filepath.Join(root, "node_modules", ".bin", "cdk")); err != nil {
+		t.Fatalf("the pinned CDK CLI is not installed: run `make test`, which installs it (npm ci)")
 	}
-	cmd := exec.Command(cdk, args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(),
-		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		// No AWS account: keep the CLI from probing for credentials.
-		"AWS_EC2_METADATA_DISABLED=true",
-		"CDK_DEFAULT_ACCOUNT=", "CDK_DEFAULT_REGION=",
-	)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	return out.String(), err
+	c := cliChain.result(name)
+	require.NoError(t, c.err, c.out)
+	return c.out
 }
 
 func cliTemplate(t *testing.T, outdir string) map[string]interface{} {
@@ -56,28 +73,9 @@ func cliTemplate(t *testing.T, outdir string) map[string]interface{} {
 	return tmpl
 }
 
-var cliNew string
-
-// cliNewTemplate synthesizes the example with the CLI, without a restore
-// source, once.
-func cliNewTemplate(t *testing.T) string {
-	t.Helper()
-	if cliNew == "" {
-		dir, err := os.MkdirTemp(scratch, "cli-new-")
-		require.NoError(t, err)
-		out, err := runCDK(t, "synth", "--quiet", "-o", dir)
-		require.NoError(t, err, out)
-		cliNew = dir
-	}
-	return cliNew
-}
-
 func TestCLISynthesizesTheExample(t *testing.T) {
-	dir, err := os.MkdirTemp(scratch, "cli-new-")
-	require.NoError(t, err)
-	out, err := runCDK(t, "synth", "--quiet", "-o", dir)
-	require.NoError(t, err, out)
-	cliNew = dir
+	out := cliRun(t, "synth")
+	dir := cliDirs.fresh
 	// The app prints what each deploy would do, by itself.
 	assert.Contains(t, out, "restorable: 4 restorable resource(s)")
 	assert.Contains(t, out, "RedmineStack/RestorableProtection/AirGap (backup vault)")
@@ -183,17 +181,12 @@ func dependsOn(tmpl map[string]interface{}, id string) map[string]bool {
 	return seen
 }
 
-var cliRestored string
-
 func TestCLIDiffOfARestoreReplacesOnlyTheClusterAndItsDependents(t *testing.T) {
 	// GIVEN the template of the example as deployed without a restore source
-	before := cliNewTemplate(t)
+	cliRun(t, "synth")
 	// WHEN `cdk diff` compares it, offline, with the app restoring a snapshot
-	after, err := os.MkdirTemp(scratch, "cli-restored-")
-	require.NoError(t, err)
-	diff, err := runCDK(t, "diff", "--template", filepath.Join(before, "RedmineStack.template.json"), "-o", after, "-c", "snapshotArn="+snapshotARN)
-	require.NoError(t, err, diff)
-	cliRestored = after
+	diff := cliRun(t, "restore")
+	after := cliDirs.restored
 	// THEN the cluster and its instance are replaced and the task definition
 	// gets a new revision that points at them; the security group rules, on the
 	// cluster's port as a number, stay; nothing else is replaced
@@ -215,16 +208,10 @@ func TestCLIDiffOfARestoreReplacesOnlyTheClusterAndItsDependents(t *testing.T) {
 
 func TestCLIDiffOfADroppedSourceShowsTheGuardFirst(t *testing.T) {
 	// GIVEN the example as deployed after a snapshot restore
-	restored := cliRestored
-	if restored == "" {
-		restored = t.TempDir()
-		out, err := runCDK(t, "synth", "--quiet", "-o", restored, "-c", "snapshotArn="+snapshotARN)
-		require.NoError(t, err, out)
-	}
+	cliRun(t, "restore")
 	// WHEN a deploy forgets the source (a teammate's branch, a CI job)
-	after := t.TempDir()
-	diff, err := runCDK(t, "diff", "--template", filepath.Join(restored, "RedmineStack.template.json"), "-o", after)
-	require.NoError(t, err, diff)
+	diff := cliRun(t, "dropped")
+	after := cliDirs.dropped
 	// THEN the diff shows the cluster being replaced by an empty one, and the
 	// guard's properties changing with it
 	changed := changedResources(diff)
@@ -248,11 +235,10 @@ func TestCLIDiffOfADroppedSourceShowsTheGuardFirst(t *testing.T) {
 
 func TestCLIDiffOfAFilesRestoreAddsOnlyTheRestore(t *testing.T) {
 	// GIVEN the example as deployed without a recovery point
-	before := cliNewTemplate(t)
+	cliRun(t, "synth")
 	// WHEN `cdk diff` compares it with the app restoring an EFS recovery point
-	after := t.TempDir()
-	diff, err := runCDK(t, "diff", "--template", filepath.Join(before, "RedmineStack.template.json"), "-o", after, "-c", "efsRecoveryPointArn="+efsRecoveryPoint)
-	require.NoError(t, err, diff)
+	diff := cliRun(t, "files")
+	after := cliDirs.files
 	// THEN nothing is replaced or removed: the restore machinery is added, and
 	// the file system's policy lets DataSync in, in place
 	assert.Empty(t, replacedResources(diff), diff)
@@ -273,4 +259,78 @@ func TestCLIDiffOfAFilesRestoreAddsOnlyTheRestore(t *testing.T) {
 	require.Len(t, warnings, 2, warnings)
 	assert.Contains(t, strings.Join(warnings, "\n"), "Annotation::restorable:efsRestore")
 	assert.Contains(t, strings.Join(warnings, "\n"), "Annotation::redmine:cleartextHTTP")
+}
+
+// badInputs are the bad -c values the example's binary is run with.
+var badInputs = []struct {
+	name string
+	ctx  map[string]string
+	want string
+}{
+	{"a misspelled key", map[string]string{"snapshotARN": snapshotARN}, `context key "snapshotARN" looks like "snapshotArn"`},
+	{"an instance snapshot", map[string]string{"snapshotArn": "arn:aws:rds:ap-northeast-1:123456789012:snapshot:redmine-db"},
+		`restorable: RedmineStack/Database: snapshotArn="arn:aws:rds:ap-northeast-1:123456789012:snapshot:redmine-db": is a DB instance snapshot`},
+	{"an unknown construct path", map[string]string{"RedmineStack/Db.snapshotArn": snapshotARN}, `names "RedmineStack/Db", which is not a restorable Aurora cluster`},
+	{"an empty value", map[string]string{"efsRecoveryPointArn": ""}, "restorable: efsRecoveryPointArn: is set but empty"},
+}
+
+// badInputChain builds the example's binary and runs it with each bad
+// input, as the CDK CLI runs it, in the background (background_test.go).
+var badInputChain = newBackground(func() map[string]command {
+	out := map[string]command{}
+	bin := filepath.Join(scratch, "redmine-bad-input")
+	build := exec.Command("go", "build", "-o", bin, "./examples/redmine/cmd/redmine")
+	build.Dir = repoRoot
+	if b, err := build.CombinedOutput(); err != nil {
+		out["build"] = command{out: string(b), err: err}
+		return out
+	}
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "cdk.json"))
+	if err != nil {
+		out["build"] = command{err: err}
+		return out
+	}
+	var cfg struct {
+		Context map[string]interface{} `json:"context"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		out["build"] = command{err: err}
+		return out
+	}
+	for _, tt := range badInputs {
+		ctx := map[string]interface{}{}
+		for k, v := range cfg.Context {
+			ctx[k] = v
+		}
+		for k, v := range tt.ctx {
+			ctx[k] = v
+		}
+		raw, _ := json.Marshal(ctx)
+		dir, _ := os.MkdirTemp(scratch, "bad-input-")
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(raw), "CDK_OUTDIR="+dir)
+		var b bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &b, &b
+		err := cmd.Run()
+		out[tt.name] = command{out: b.String(), err: err}
+	}
+	return out
+})
+
+func TestBadInputExitsWithTheMessageAlone(t *testing.T) {
+	build := badInputChain.result("build")
+	require.NoError(t, build.err, build.out)
+	for _, tt := range badInputs {
+		t.Run(tt.name, func(t *testing.T) {
+			// GIVEN the app run as the CDK CLI runs it, with a bad -c value
+			c := badInputChain.result(tt.name)
+			// THEN it exits with status 1, with the message and no goroutine dump
+			var exit *exec.ExitError
+			require.True(t, errors.As(c.err, &exit), "exit status: %v\n%s", c.err, c.out)
+			assert.Equal(t, 1, exit.ExitCode(), c.out)
+			assert.Contains(t, c.out, tt.want)
+			assert.NotContains(t, c.out, "goroutine")
+			assert.NotContains(t, c.out, "panic")
+		})
+	}
 }

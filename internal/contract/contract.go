@@ -99,7 +99,7 @@ const (
 )
 
 // GuardedTypes are the stateful resource types the guard protects.
-var GuardedTypes = []string{TypeDBCluster, TypeFileSystem, TypeBackupVault, TypeAirGapVault}
+var GuardedTypes = []string{TypeDBCluster, TypeFileSystem, TypeBackupVault, TypeAirGapVault, TypeGlobalCluster}
 
 // ConsentSuffix ends the context key that consents to a replacement:
 // "<construct path>.allowReplace".

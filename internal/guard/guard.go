@@ -161,9 +161,12 @@ type Decision struct {
 //	source -> none                             consent (an empty resource would replace it)
 //	create-only property changed               consent (an empty resource would replace it)
 func Decide(old, new Resource) Decision {
-	changes := Diff(old.CreateOnly, new.CreateOnly)
+	oldCreateOnly, detached := detach(old, new)
+	changes := Diff(oldCreateOnly, new.CreateOnly)
 	sourceChanged := !reflect.DeepEqual(old.Source, new.Source)
 	switch {
+	case !sourceChanged && len(changes) == 0 && detached:
+		return Decision{Verdict: Allow, Reason: "GlobalClusterIdentifier was removed: CloudFormation detaches the cluster from its global database (RemoveFromGlobalCluster) and keeps it, with its data, as a standalone cluster"}
 	case !sourceChanged && len(changes) == 0:
 		return Decision{Verdict: Allow, Reason: "neither the restore source nor a create-only property changed, so the resource is not replaced"}
 	case sourceChanged && len(new.Source) > 0:
@@ -181,6 +184,32 @@ func Decide(old, new Resource) Decision {
 			"create-only properties changed (%s). CloudFormation would replace the %s with a new, EMPTY one and delete the current one",
 			strings.Join(changes, "; "), new.Type)}
 	}
+}
+
+// detach returns old's create-only properties without GlobalClusterIdentifier
+// when new drops it from a DB cluster. The schema marks the property
+// conditionally create-only: the RDS resource provider's update handler
+// calls RemoveFromGlobalCluster when it is removed, which detaches the
+// cluster in place and promotes it to a standalone cluster with its data
+// (https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-rds/blob/master/aws-rds-dbcluster/src/main/java/software/amazon/rds/dbcluster/UpdateHandler.java,
+// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-detaching.html);
+// only setting or changing it replaces the cluster.
+func detach(old, new Resource) (map[string]interface{}, bool) {
+	const key = "GlobalClusterIdentifier"
+	if new.Type != contract.TypeDBCluster {
+		return old.CreateOnly, false
+	}
+	v, had := old.CreateOnly[key]
+	if _, has := new.CreateOnly[key]; !had || has || v == nil || v == "" {
+		return old.CreateOnly, false
+	}
+	out := map[string]interface{}{}
+	for k, v := range old.CreateOnly {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out, true
 }
 
 // Diff lists the keys whose values differ between two property maps, as

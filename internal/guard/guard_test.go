@@ -32,6 +32,7 @@ func with(m map[string]interface{}, k string, v interface{}) map[string]interfac
 func TestDecideEveryTransitionInBothDirections(t *testing.T) {
 	otherKey := with(createOnly, "KmsKeyId", "arn:aws:kms:ap-northeast-1:123456789012:key/2")
 	withDBName := with(createOnly, "DatabaseName", "app")
+	inGlobal := with(createOnly, "GlobalClusterIdentifier", "orders-global")
 	tests := []struct {
 		name        string
 		old, new    Resource
@@ -57,6 +58,12 @@ func TestDecideEveryTransitionInBothDirections(t *testing.T) {
 		{"key changed while restored", cluster(snapshotA, createOnly), cluster(snapshotA, otherKey), NeedsConsent, "create-only properties changed"},
 		{"key changed with a new restore", cluster(noSource, createOnly), cluster(snapshotA, otherKey), Allow, "the restored resource also takes the changed create-only properties (KmsKeyId:"},
 		{"source dropped and key changed", cluster(snapshotA, createOnly), cluster(noSource, otherKey), NeedsConsent, "the restore source was removed"},
+		// A global database's secondary: removing GlobalClusterIdentifier
+		// detaches it in place; setting or changing it replaces the cluster.
+		{"secondary detached", cluster(noSource, inGlobal), cluster(noSource, createOnly), Allow, "GlobalClusterIdentifier was removed: CloudFormation detaches the cluster"},
+		{"cluster joins a global database", cluster(noSource, createOnly), cluster(noSource, inGlobal), NeedsConsent, "GlobalClusterIdentifier: (not set) -> orders-global"},
+		{"secondary moved to another global database", cluster(noSource, inGlobal), cluster(noSource, with(createOnly, "GlobalClusterIdentifier", "other")), NeedsConsent, "GlobalClusterIdentifier: orders-global -> other"},
+		{"secondary detached and key changed", cluster(noSource, inGlobal), cluster(noSource, otherKey), NeedsConsent, "KmsKeyId:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

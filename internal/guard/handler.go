@@ -450,6 +450,22 @@ func (c Clients) describe(ctx context.Context, typ, physical string) (Live, erro
 			live["MaxRetentionDays"] = strconv.FormatInt(*out.MaxRetentionDays, 10)
 		}
 		return live, nil
+	case contract.TypeGlobalCluster:
+		out, err := c.RDS.DescribeGlobalClusters(ctx, &rds.DescribeGlobalClustersInput{GlobalClusterIdentifier: aws.String(physical)})
+		if err != nil {
+			return nil, err
+		}
+		if len(out.GlobalClusters) != 1 {
+			return nil, fmt.Errorf("DescribeGlobalClusters %s returned %d global clusters", physical, len(out.GlobalClusters))
+		}
+		g := out.GlobalClusters[0]
+		live := Live{}
+		set(live, "GlobalClusterIdentifier", g.GlobalClusterIdentifier)
+		set(live, "Engine", g.Engine)
+		if g.StorageEncrypted != nil {
+			live["StorageEncrypted"] = strconv.FormatBool(*g.StorageEncrypted)
+		}
+		return live, nil
 	}
 	return nil, fmt.Errorf("the guard cannot read a %s", typ)
 }

@@ -42,6 +42,7 @@ type world struct {
 	resources map[string]fakeResource
 	clusters  map[string]string // identifier -> DBCluster XML body
 	files     map[string]map[string]interface{}
+	globals   map[string]string // identifier -> GlobalCluster XML body
 	cfnError  *awstest.Response
 
 	cfnServer, rdsServer, efsServer, backupServer *awstest.Server
@@ -49,7 +50,7 @@ type world struct {
 
 func newWorld(t *testing.T) (*world, Clients) {
 	t.Helper()
-	w := &world{status: "UPDATE_IN_PROGRESS", resources: map[string]fakeResource{}, clusters: map[string]string{}, files: map[string]map[string]interface{}{}}
+	w := &world{status: "UPDATE_IN_PROGRESS", resources: map[string]fakeResource{}, clusters: map[string]string{}, files: map[string]map[string]interface{}{}, globals: map[string]string{}}
 	// CloudFormation, query protocol:
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html,
 	// API_ListStackResources.html, API_DescribeStackResource.html.
@@ -82,8 +83,16 @@ func newWorld(t *testing.T) (*world, Clients) {
 		}
 		return awstest.QueryError(400, "InvalidAction", r.Operation)
 	})
-	// RDS, query protocol: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusters.html
+	// RDS, query protocol: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusters.html,
+	// API_DescribeGlobalClusters.html
 	w.rdsServer = awstest.NewServer(t, func(r awstest.Request) awstest.Response {
+		if r.Operation == "DescribeGlobalClusters" {
+			body, ok := w.globals[r.Form.Get("GlobalClusterIdentifier")]
+			if !ok {
+				return awstest.QueryError(404, "GlobalClusterNotFoundFault", "GlobalCluster "+r.Form.Get("GlobalClusterIdentifier")+" not found")
+			}
+			return awstest.QueryXML(awstest.RDSNS, "DescribeGlobalClusters", "<GlobalClusters><GlobalClusterMember>"+body+"</GlobalClusterMember></GlobalClusters>")
+		}
 		if r.Operation != "DescribeDBClusters" {
 			return awstest.QueryError(400, "InvalidAction", r.Operation)
 		}
@@ -365,6 +374,25 @@ func TestAFileSystemIsComparedWithDescribeFileSystems(t *testing.T) {
 	_, _, err = c.Handle(context.Background(), create(raw(files(map[string]interface{}{"Encrypted": "true", "PerformanceMode": "maxIO"}), nil)), discard)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "PerformanceMode: live generalPurpose, template maxIO")
+}
+
+func TestAGlobalDatabaseIsComparedWithDescribeGlobalClusters(t *testing.T) {
+	w, c := newWorld(t)
+	const globalID = "GlobalCluster1A2B3C4D"
+	w.resources[globalID] = fakeResource{typ: contract.TypeGlobalCluster, physical: "orders-global", status: "CREATE_COMPLETE"}
+	w.globals["orders-global"] = `<GlobalClusterIdentifier>orders-global</GlobalClusterIdentifier><Engine>aurora-postgresql</Engine><EngineVersion>16.4</EngineVersion><StorageEncrypted>true</StorageEncrypted><Status>available</Status>`
+	global := func(co map[string]interface{}) map[string]Resource {
+		return map[string]Resource{globalID: {Path: "AppStack/Database/Global", Type: contract.TypeGlobalCluster, CreateOnly: co}}
+	}
+	// GIVEN a first deploy that guards a live global database made from the
+	// stack's cluster (its engine and encryption come from the cluster)
+	_, _, err := c.Handle(context.Background(), create(raw(global(map[string]interface{}{"GlobalClusterIdentifier": "orders-global", "SourceDBClusterIdentifier": `{"Fn::GetAtt":["DatabaseB269D8BB","DBClusterArn"]}`}), nil)), discard)
+	require.NoError(t, err)
+	assert.Contains(t, w.rdsServer.Operations(), "DescribeGlobalClusters")
+	// THEN a template whose create-only properties differ from it is refused
+	_, _, err = c.Handle(context.Background(), create(raw(global(map[string]interface{}{"GlobalClusterIdentifier": "orders-global", "Engine": "aurora-mysql"}), nil)), discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Engine: live aurora-postgresql, template aurora-mysql")
 }
 
 func TestARenamedOrRemovedResourceIsRefused(t *testing.T) {

@@ -70,6 +70,14 @@ var liveRules = map[string][]liveRule{
 		{property: "BackupVaultName", equal: func(l, t string) bool { return l == t }},
 		{property: "EncryptionKeyArn", equal: sameKey},
 	},
+	// https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-rds/blob/master/aws-rds-globalcluster/aws-rds-globalcluster.json:
+	// SourceDBClusterIdentifier is not reported back once the global cluster
+	// exists, so it is compared between templates only.
+	contract.TypeGlobalCluster: {
+		{property: "GlobalClusterIdentifier", equal: strings.EqualFold},
+		{property: "Engine", equal: strings.EqualFold},
+		{property: "StorageEncrypted", equal: strings.EqualFold},
+	},
 	// https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-backup/blob/main/logically-air-gapped-backup-vault/aws-backup-logicallyairgappedbackupvault.json
 	contract.TypeAirGapVault: {
 		{property: "BackupVaultName", equal: func(l, t string) bool { return l == t }},

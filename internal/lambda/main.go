@@ -29,6 +29,7 @@ import (
 	"github.com/restorable-cdk/restorable/internal/contract"
 	"github.com/restorable-cdk/restorable/internal/drill"
 	"github.com/restorable-cdk/restorable/internal/efsrestore"
+	"github.com/restorable-cdk/restorable/internal/globaldb"
 	"github.com/restorable-cdk/restorable/internal/guard"
 	"github.com/restorable-cdk/restorable/internal/mover"
 )
@@ -60,6 +61,13 @@ func main() {
 		h := drill.Handler{Backup: backup.NewFromConfig(cfg), RDS: rds.NewFromConfig(cfg), Data: rdsdata.NewFromConfig(cfg), EFS: efs.NewFromConfig(cfg),
 			Lambda: awslambda.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg), Metrics: os.Stdout, Log: log.Printf}
 		lambda.Start(h.Step)
+	case contract.HandlerGlobalSwitch:
+		cfg := awsConfig()
+		// Lambda sets AWS_LAMBDA_FUNCTION_NAME; the function times out at 15
+		// minutes, so one invocation polls for 13 before it hands over.
+		h := globaldb.Handler{RDS: rds.NewFromConfig(cfg), Lambda: awslambda.NewFromConfig(cfg), CloudFormation: cloudformation.NewFromConfig(cfg),
+			FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), Poll: 15 * time.Second, Slice: 13 * time.Minute, Log: log.Printf}
+		lambda.Start(h.Handle)
 	case contract.HandlerDrillFiles:
 		lambda.Start(drill.Walk(contract.DrillMount, time.Now))
 	default:

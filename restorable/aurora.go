@@ -78,6 +78,10 @@ type AuroraClusterProps struct {
 	// restores (with ProtectionProps.RestoreTesting).
 	// Default: the copy has a user table, and a row of it can be read.
 	DrillCheck *AuroraDrillCheck
+	// Global puts the cluster into an Aurora global database, as its primary
+	// or as a secondary in another region (docs/global.md).
+	// Default: a regional cluster.
+	Global *GlobalDatabase
 }
 
 // validate checks what needs no synthesized app: the source, and the props a
@@ -165,6 +169,8 @@ type AuroraCluster struct {
 	parameterGroup awsrds.IParameterGroup
 	// targets are the cluster's RPO and RTO and their alarms.
 	targets targets
+	// global is the cluster's part in a global database, if any.
+	global *globalMember
 	// beforeChange is the snapshot taken before a risky change.
 	beforeChange struct {
 		on      bool
@@ -227,6 +233,15 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 		panic(atConstruct(path, err))
 	}
 	c.source, c.adopt = src, props.Adopt
+	if props.Global != nil {
+		if err := props.Global.validate(stackRegion(c), props, src); err != nil {
+			panic(atConstruct(path, err))
+		}
+		c.global = &globalMember{GlobalDatabase: *props.Global}
+	}
+	if mode := readGlobalSwitch(c, path, stackRegion(c), props.Global); mode != "" {
+		c.global.switchMode = mode
+	}
 	p, creds := c.clusterProps(path, props.DatabaseClusterProps, props.Protection)
 	c.parameterGroup = p.ParameterGroup
 	if src.kind == KindNew {
@@ -239,6 +254,9 @@ func NewAuroraCluster(scope constructs.Construct, id *string, props *AuroraClust
 	c.connections = c.newConnections(p)
 	c.applySource()
 	c.secret = c.masterSecret(creds)
+	if c.global != nil {
+		c.attachGlobal(path)
+	}
 	c.guard = guardOf(c).protect(c, c.cfn, props.AllowReplace, props.Adopt, c.guardSource, c.guardCreateOnly)
 	c.snapshotBeforeChange(props.SnapshotBeforeChange)
 	drillNow := readDrillNow(c, path)

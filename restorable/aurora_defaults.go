@@ -58,6 +58,19 @@ func (c *AuroraCluster) clusterProps(path string, p awsrds.DatabaseClusterProps,
 	var creds credentialsMode
 	if c.adopt {
 		creds = c.adoptedCredentials(&p)
+	} else if g := c.global; g != nil && !g.Secondary && p.Credentials == nil {
+		// A global primary: RDS manages no master password in a global
+		// database, so restorable generates one, replicated to the
+		// secondaries' regions. Restores are refused on global members, so
+		// the generated secret never goes stale.
+		p.Credentials = g.globalCredentials()
+		c.createOnlyDefaults(path, engine, &p)
+		p.ManageMasterUserPassword = jsii.Bool(false)
+	} else if g != nil && g.Secondary {
+		// A secondary has no master credentials (attachGlobal clears them);
+		// ManageMasterUserPassword only keeps the L2 from generating a secret.
+		c.createOnlyDefaults(path, engine, &p)
+		p.ManageMasterUserPassword = jsii.Bool(true)
 	} else {
 		c.createOnlyDefaults(path, engine, &p)
 		creds = credentialsFor(path, p.Credentials, p.ManageMasterUserPassword)
@@ -142,7 +155,7 @@ func (c *AuroraCluster) createOnlyDefaults(path, engine string, p *awsrds.Databa
 		if p.Port == nil {
 			p.Port = jsii.Number(defaultMySQLPort)
 		}
-		if p.BacktrackWindow == nil {
+		if p.BacktrackWindow == nil && c.global == nil {
 			p.BacktrackWindow = awscdk.Duration_Hours(jsii.Number(defaultBacktrackHours))
 		}
 	case "aurora-postgresql":

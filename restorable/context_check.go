@@ -28,6 +28,9 @@ var contextKeySpecs = map[string]contextKeySpec{
 	ContextEFSRecoveryPointArn:            {kinds: []resourceKind{kindFileSystem}, bare: true},
 	ContextAllowReplace:                   {kinds: []resourceKind{kindAuroraCluster, kindFileSystem, kindBackupVault}},
 	ContextDrillNow:                       {kinds: []resourceKind{kindAuroraCluster, kindFileSystem}},
+	ContextSwitchoverTo:                   {kinds: []resourceKind{kindAuroraCluster}},
+	ContextFailoverTo:                     {kinds: []resourceKind{kindAuroraCluster}},
+	ContextAllowDataLoss:                  {kinds: []resourceKind{kindAuroraCluster}},
 }
 
 // contextCheck is the app-level validation of restorable context keys: it

@@ -1,6 +1,8 @@
 package restorable
 
 import (
+	"encoding/json"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
@@ -60,6 +62,22 @@ func fileSystemCreateOnly(cfn awsefs.CfnFileSystem) map[string]interface{} {
 	return m
 }
 
+// globalClusterCreateOnly reads the createOnlyProperties of the
+// AWS::RDS::GlobalCluster schema. The source cluster is usually the stack's
+// own cluster, whose ARN is a reference: the guard records the reference's
+// text, not the reference, since the cluster waits for the guard.
+func globalClusterCreateOnly(cfn awsrds.CfnGlobalCluster) map[string]interface{} {
+	m := map[string]interface{}{}
+	put(m, "GlobalClusterIdentifier", cfn.GlobalClusterIdentifier())
+	if src := cfn.SourceDbClusterIdentifier(); src != nil {
+		raw, _ := json.Marshal(awscdk.Stack_Of(cfn).Resolve(src))
+		m["SourceDBClusterIdentifier"] = string(raw)
+	}
+	put(m, "Engine", cfn.Engine())
+	put(m, "StorageEncrypted", cfn.StorageEncrypted())
+	return m
+}
+
 // vaultCreateOnly reads the createOnlyProperties of the
 // AWS::Backup::BackupVault schema.
 func vaultCreateOnly(cfn awsbackup.CfnBackupVault) map[string]interface{} {
@@ -82,6 +100,8 @@ func plainReaders(r awscdk.CfnResource) (source, createOnly func() map[string]in
 		return empty, func() map[string]interface{} { return fileSystemCreateOnly(l1) }, true
 	case awsbackup.CfnBackupVault:
 		return empty, func() map[string]interface{} { return vaultCreateOnly(l1) }, true
+	case awsrds.CfnGlobalCluster:
+		return empty, func() map[string]interface{} { return globalClusterCreateOnly(l1) }, true
 	case awsbackup.CfnLogicallyAirGappedBackupVault:
 		return empty, func() map[string]interface{} { return airGapCreateOnly(l1) }, true
 	}

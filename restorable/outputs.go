@@ -20,14 +20,16 @@ func output(c constructs.Construct, name, description string, value *string) {
 // Stack outputs of a restorable cluster and file system: the output's logical
 // ID is the construct's path in its stack followed by these.
 const (
-	OutputClusterIdentifier         = "ClusterIdentifier"
-	OutputClusterResourceID         = "ClusterResourceId"
-	OutputPointInTimeRestoreCommand = "PointInTimeRestoreCommand"
-	OutputListSnapshotsCommand      = "ListSnapshotsCommand"
-	OutputStableHostname            = "StableHostname"
-	OutputRollbackCommand           = "RollbackCommand"
-	OutputFileSystemID              = "FileSystemId"
-	OutputListRecoveryPointsCommand = "ListRecoveryPointsCommand"
+	OutputClusterIdentifier           = "ClusterIdentifier"
+	OutputClusterResourceID           = "ClusterResourceId"
+	OutputPointInTimeRestoreCommand   = "PointInTimeRestoreCommand"
+	OutputListSnapshotsCommand        = "ListSnapshotsCommand"
+	OutputStableHostname              = "StableHostname"
+	OutputRollbackCommand             = "RollbackCommand"
+	OutputGlobalIdentifier            = "GlobalIdentifier"
+	OutputGlobalWriterEndpointCommand = "GlobalWriterEndpointCommand"
+	OutputFileSystemID                = "FileSystemId"
+	OutputListRecoveryPointsCommand   = "ListRecoveryPointsCommand"
 )
 
 // addOutputs publishes the current cluster's identifiers and the commands that

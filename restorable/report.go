@@ -66,6 +66,7 @@ func (c *AuroraCluster) reportLines() []string {
 		protection = "on: a restore leaves the old cluster for you to check and retire"
 	}
 	lines = append(lines, "deletion protection: "+protection)
+	lines = append(lines, c.globalLines(path)...)
 	outputs := prefix + OutputClusterIdentifier + " (current identifier), " + prefix + OutputClusterResourceID + ", " + prefix + OutputPointInTimeRestoreCommand + ", " + prefix + OutputListSnapshotsCommand
 	if c.writerRecord != nil {
 		outputs += ", " + prefix + OutputStableHostname + " (a host name no restore changes)"

@@ -52,8 +52,12 @@ func complianceTemplates(t *testing.T) map[string]map[string]interface{} {
 	out["Aurora MySQL, new"] = templateJSON(t, mysql)
 	dr := drTemplates(t, nil)
 	out["DR, recovery vault"] = dr.vault
-	out["DR, primary with copies and drills"] = dr.primary
 	out["DR, recovery restoring the copies"] = drTemplates(t, drRestore).recovery
+	// The warm standby's primary is the backup-and-restore primary (copies,
+	// drills) plus the global database and its replicated secret.
+	warm := drTemplates(t, warmFailover)
+	out["DR, warm standby primary with copies and drills"] = warm.primary
+	out["DR, warm standby failing over"] = warm.recovery
 	return out
 }
 

@@ -102,4 +102,7 @@ func TestTheGuardWatchesEveryCreateOnlyPropertyOfTheSchemas(t *testing.T) {
 	assert.Subset(t, keys(createOnly(t, contract.TypeFileSystem)), []string{"Encrypted", "KmsKeyId", "PerformanceMode", "AvailabilityZoneName"})
 	assert.Len(t, createOnly(t, contract.TypeFileSystem), 4)
 	assert.Equal(t, []string{"BackupVaultName", "EncryptionKeyArn"}, keys(createOnly(t, contract.TypeBackupVault)))
+	// AND the global database's create-only properties are the four its
+	// reader records (guard_readers.go, globalClusterCreateOnly)
+	assert.Equal(t, []string{"Engine", "GlobalClusterIdentifier", "SourceDBClusterIdentifier", "StorageEncrypted"}, keys(createOnly(t, contract.TypeGlobalCluster)))
 }

@@ -50,7 +50,32 @@ type Props struct {
 	// or delete a copy before its 7 days.
 	// Default: governance mode (NewRecoveryVault's default).
 	LockRecoveryVault bool
+	// Strategy is how the recovery region waits for a disaster
+	// (docs/global.md compares their RTO, RPO and cost).
+	// Default: BackupAndRestore.
+	Strategy Strategy
 }
+
+// Strategy is a disaster recovery strategy, after AWS's
+// (https://docs.aws.amazon.com/whitepapers/latest/disaster-recovery-workloads-on-aws/disaster-recovery-options-in-the-cloud.html).
+type Strategy string
+
+const (
+	// BackupAndRestore copies backups to the recovery region; RedmineRecovery
+	// is deployed from them when the primary region is lost (hours).
+	BackupAndRestore Strategy = "backup-and-restore"
+	// PilotLight keeps a headless Aurora secondary in the recovery region:
+	// the data replicates, no instance runs. A failover first deploys the
+	// instance, then promotes it.
+	PilotLight Strategy = "pilot-light"
+	// WarmStandby keeps a secondary with its instances; Redmine runs no task
+	// there until the failover deploy starts it (about a minute for the
+	// database).
+	WarmStandby Strategy = "warm-standby"
+)
+
+// GlobalName names the global database of PilotLight and WarmStandby.
+const GlobalName = "redmine-global"
 
 // VaultName names the recovery vault, so the primary stack can compute its ARN
 // without a reference across regions.
@@ -78,7 +103,16 @@ func New(app awscdk.App, props *Props) (*App, error) {
 		if props.RecoveryRegion != "" {
 			p.RecoveryRegion = props.RecoveryRegion
 		}
-		p.BackupAccount, p.LockRecoveryVault = props.BackupAccount, props.LockRecoveryVault
+		p.BackupAccount, p.LockRecoveryVault, p.Strategy = props.BackupAccount, props.LockRecoveryVault, props.Strategy
+	}
+	var primaryGlobal, recoveryGlobal *restorable.GlobalDatabase
+	switch p.Strategy {
+	case "", BackupAndRestore:
+	case PilotLight, WarmStandby:
+		primaryGlobal = &restorable.GlobalDatabase{Identifier: GlobalName, SecondaryRegions: []string{p.RecoveryRegion}}
+		recoveryGlobal = &restorable.GlobalDatabase{Identifier: GlobalName, Secondary: true, PrimaryRegion: p.PrimaryRegion, Headless: p.Strategy == PilotLight}
+	default:
+		return nil, fmt.Errorf("dr: Strategy=%q is not a strategy; use %q, %q or %q", p.Strategy, BackupAndRestore, PilotLight, WarmStandby)
 	}
 	if p.BackupAccount != "" && p.Account == nil {
 		return nil, fmt.Errorf("dr: BackupAccount=%q needs Account, the workload account that copies into it", p.BackupAccount)
@@ -133,6 +167,7 @@ func New(app awscdk.App, props *Props) (*App, error) {
 		Protection:    &restorable.ProtectionProps{RestoreTesting: &restorable.RestoreTestingProps{}},
 		CopyBackupsTo: copyTo,
 		AlsoCopyTo:    copyToAccount,
+		Global:        primaryGlobal,
 	})
 	if err != nil {
 		return nil, err
@@ -145,11 +180,15 @@ func New(app awscdk.App, props *Props) (*App, error) {
 	a.Recovery, err = redmine.NewStack(app, "RedmineRecovery", &redmine.StackProps{
 		NoDrills:   true,
 		StackProps: awscdk.StackProps{Env: env(p.RecoveryRegion), Description: jsii.String("Redmine in " + p.RecoveryRegion + ", restored from copies when " + p.PrimaryRegion + " is lost")},
+		Global:     recoveryGlobal,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if a.Recovery.Database.Kind() == restorable.KindNew {
+	if recoveryGlobal != nil {
+		// The secondary joins the global database the primary's stack creates.
+		a.Recovery.Stack.AddDependency(a.Primary.Stack, jsii.String("the secondary joins the primary's global database"))
+	} else if a.Recovery.Database.Kind() == restorable.KindNew {
 		awscdk.Annotations_Of(a.Recovery.Stack).AddWarningV2(jsii.String("dr:emptyRecovery"), jsii.String(
 			"RedmineRecovery has no restore source: deploying it now creates an EMPTY Redmine in "+p.RecoveryRegion+
 				". In a disaster, deploy it with -c RedmineRecovery/Database.snapshotArn=<copied snapshot> -c RedmineRecovery/Files.efsRecoveryPointArn=<copied recovery point> (README: the primary region is down)."))

@@ -60,6 +60,11 @@ type StackProps struct {
 	// example a BackupDestination in another account.
 	// Default: no second copy.
 	AlsoCopyTo *RecoveryVault
+	// Global makes the database a member of an Aurora global database (see
+	// examples/dr). On a secondary that is not the writer, Redmine runs no
+	// tasks: the database is read-only there.
+	// Default: a regional database.
+	Global *restorable.GlobalDatabase
 }
 
 // RecoveryVault names a vault in another region, and, with Account, in
@@ -101,6 +106,15 @@ const redmineUID = "999"
 
 // DatabaseName is the database Redmine uses in the cluster.
 const DatabaseName = "redmine"
+
+// databaseName is Redmine's database on a new cluster; a global
+// secondary's databases are the primary's.
+func databaseName(g *restorable.GlobalDatabase) *string {
+	if g != nil && g.Secondary {
+		return nil
+	}
+	return jsii.String(DatabaseName)
+}
 
 // NewStack builds the example stack. It reads the restore source of the database
 // from the CDK context (restorable.AuroraClusterFromContext, FileSystemFromContext), and returns an
@@ -177,8 +191,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 			Writer:                  awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil),
 			ServerlessV2MinCapacity: jsii.Number(0.5),
 			ServerlessV2MaxCapacity: jsii.Number(4),
-			DefaultDatabaseName:     jsii.String(DatabaseName),
+			DefaultDatabaseName:     databaseName(p.Global),
 		},
+		// A member of a global database, with p.Global.
+		Global: p.Global,
 		// Backed up with the files, in one plan and one vault.
 		Protection: restorable.StackProtection(stack),
 		// database.redmine.internal follows every restore.
@@ -289,6 +305,11 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		Path:             jsii.String("/login"),
 		HealthyHttpCodes: jsii.String("200"),
 	})
+	if s.Database.IsStandby() {
+		// No task on a read-only secondary: Redmine writes when it starts.
+		// The pattern refuses a desired count of 0, so it is set on the L1.
+		s.Service.Service().Node().DefaultChild().(awsecs.CfnService).SetDesiredCount(jsii.Number(0))
+	}
 	s.Database.Connections().AllowDefaultPortFrom(s.Service.Service(), jsii.String("Redmine tasks"))
 	// New tasks run the migrations: CloudFormation updates the service only
 	// after the guard's snapshot of the database.

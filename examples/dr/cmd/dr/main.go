@@ -3,8 +3,9 @@
 //	cdk synth --app 'go run ./examples/dr/cmd/dr'
 //
 // The regions come from the context keys primaryRegion and recoveryRegion
-// (default ap-northeast-1 and ap-northeast-3), the account from the deploying
-// credentials.
+// (default ap-northeast-1 and ap-northeast-3), the strategy from the key
+// strategy (backup-and-restore, pilot-light or warm-standby; default
+// backup-and-restore), the account from the deploying credentials.
 package main
 
 import (
@@ -20,7 +21,8 @@ import (
 
 func main() {
 	restorable.Run(func(app awscdk.App) error {
-		props := &dr.Props{PrimaryRegion: contextString(app, "primaryRegion"), RecoveryRegion: contextString(app, "recoveryRegion")}
+		props := &dr.Props{PrimaryRegion: contextString(app, "primaryRegion"), RecoveryRegion: contextString(app, "recoveryRegion"),
+			Strategy: dr.Strategy(contextString(app, "strategy"))}
 		if account := os.Getenv("CDK_DEFAULT_ACCOUNT"); account != "" {
 			props.Account = jsii.String(account)
 		}

@@ -28,9 +28,9 @@ var contextKeySpecs = map[string]contextKeySpec{
 	ContextEFSRecoveryPointArn:            {kinds: []resourceKind{kindFileSystem}, bare: true},
 	ContextAllowReplace:                   {kinds: []resourceKind{kindAuroraCluster, kindFileSystem, kindBackupVault}},
 	ContextDrillNow:                       {kinds: []resourceKind{kindAuroraCluster, kindFileSystem}},
-	ContextSwitchoverTo:                   {kinds: []resourceKind{kindAuroraCluster}},
-	ContextFailoverTo:                     {kinds: []resourceKind{kindAuroraCluster}},
-	ContextAllowDataLoss:                  {kinds: []resourceKind{kindAuroraCluster}},
+	ContextSwitchoverTo:                   {kinds: []resourceKind{kindAuroraCluster, kindFileSystem}},
+	ContextFailoverTo:                     {kinds: []resourceKind{kindAuroraCluster, kindFileSystem}},
+	ContextAllowDataLoss:                  {kinds: []resourceKind{kindAuroraCluster, kindFileSystem}},
 }
 
 // contextCheck is the app-level validation of restorable context keys: it

@@ -73,6 +73,15 @@ type FileSystemProps struct {
 	// of the backup's, its file count within a factor 2 of the last passed
 	// drill's.
 	DrillCheck *FileSystemDrillCheck
+	// ReplicateTo replicates the file system into a replica in another
+	// region (efs_replication.go, docs/global.md).
+	// Default: no replication; the files reach other regions as backup copies.
+	ReplicateTo *FileSystemReplication
+	// ReplicaOf makes the file system the read-only replica of a file system
+	// in another region, until a switchoverTo or failoverTo deploy makes it
+	// writeable.
+	// Default: a file system of its own.
+	ReplicaOf *FileSystemReplica
 
 	// recoveryPointSetting names the context key RecoveryPointArn came from.
 	recoveryPointSetting string
@@ -99,6 +108,8 @@ type FileSystem struct {
 	restore        *fileSystemRestore
 	// targets are the file system's RPO and RTO and their alarms.
 	targets targets
+	// replication is the file system's side of a replication, if any.
+	replication replication
 }
 
 // NewFileSystem creates a restorable EFS file system, a drop-in replacement for
@@ -147,9 +158,13 @@ func NewFileSystem(scope constructs.Construct, id *string, props *FileSystemProp
 		}
 		c.point = &point
 	}
+	if err := validateReplication(stackRegion(c), props); err != nil {
+		panic(atConstruct(path, err))
+	}
 	p := c.fileSystemProps(path, props.FileSystemProps)
 	c.fs = awsefs.NewFileSystem(c, jsii.String("Default"), &p)
 	c.cfn = c.fs.Node().DefaultChild().(awsefs.CfnFileSystem)
+	c.attachReplication(path, props)
 	// EFS's automatic backups use a second plan (aws/efs/automatic-backup-plan);
 	// say explicitly that they are off rather than rely on the API's default.
 	c.cfn.SetBackupPolicy(&awsefs.CfnFileSystem_BackupPolicyProperty{Status: jsii.String("DISABLED")})

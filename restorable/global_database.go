@@ -250,72 +250,23 @@ func removeInstances(cluster constructs.IConstruct) {
 	}
 }
 
-// readGlobalSwitch reads the switchoverTo, failoverTo and allowDataLoss keys
-// of the cluster and returns the switch this deploy asks for.
+// readGlobalSwitch reads the cluster's switch keys (switch_keys.go).
 func readGlobalSwitch(scope constructs.Construct, path, region string, g *GlobalDatabase) string {
-	reg := registryOf(scope)
-	read := func(k string) contextValue {
-		v, err := readContext(scope, reg, path, k, false)
-		if err != nil {
-			panic(atConstruct(path, err))
-		}
-		return v
-	}
-	sw, fo, loss := read(ContextSwitchoverTo), read(ContextFailoverTo), read(ContextAllowDataLoss)
-	if g == nil {
-		for _, v := range []contextValue{sw, fo, loss} {
-			if v.set {
-				panic(&InputError{Construct: path, Setting: v.setting, Value: v.value, Problem: "moves the writer of a global database, but this cluster is in none",
-					Fix: "set AuroraClusterProps.Global, or remove the key"})
-			}
-		}
-		return ""
-	}
-	switch {
-	case sw.set && fo.set:
-		panic(&InputError{Construct: path, Setting: sw.setting, Value: sw.value, Problem: "is given together with " + fo.setting,
-			Fix: "give one: switchoverTo when both regions are healthy (no data lost), failoverTo with allowDataLoss when the writer's region is down"})
-	case loss.set && loss.value != "true":
-		panic(&InputError{Construct: path, Setting: loss.setting, Value: loss.value, Problem: `is not "true"`,
-			Fix: "give -c '" + ContextKey(path, ContextAllowDataLoss) + "=true' with failoverTo, or leave it out"})
-	case loss.set && !fo.set:
-		panic(&InputError{Construct: path, Setting: loss.setting, Value: loss.value, Problem: "is given without " + ContextKey(path, ContextFailoverTo),
-			Fix: "add -c '" + ContextKey(path, ContextFailoverTo) + "=" + region + "' for a failover, or remove it"})
-	case fo.set && !loss.set:
-		panic(&InputError{Construct: path, Setting: fo.setting, Value: fo.value,
-			Problem: "asks for a failover, which loses the writes the old writer had not replicated (FailoverGlobalCluster with AllowDataLoss), without consent to that",
-			Fix:     "when the writer's region is down, add -c '" + ContextKey(path, ContextAllowDataLoss) + "=true'; when it is healthy, use " + ContextKey(path, ContextSwitchoverTo) + " instead, which loses nothing"})
-	}
-	v, mode := sw, contract.ModeSwitchover
-	if fo.set {
-		v, mode = fo, contract.ModeFailover
-	}
-	if !v.set {
-		return ""
-	}
-	if g.Detached || g.Headless {
+	mode, v := readSwitch(scope, path, region, g != nil, "moves the writer of a global database, but this cluster is in none", "set AuroraClusterProps.Global, or remove the key")
+	if mode != "" && (g.Detached || g.Headless) {
 		panic(&InputError{Construct: path, Setting: v.setting, Value: v.value,
 			Problem: "makes this cluster the writer, but it is " + map[bool]string{true: "detached from the global database", false: "headless, without an instance to write"}[g.Detached],
 			Fix:     map[bool]string{true: "a detached cluster is a writer already; remove the key", false: "remove Headless and deploy first, so the cluster has its instances, then give the key"}[g.Detached]})
-	}
-	if v.value != region {
-		panic(&InputError{Construct: path, Setting: v.setting, Value: v.value,
-			Problem: "names another region than this cluster's (" + region + "); the key goes to the member that becomes the writer",
-			Fix:     "give the key of the member in " + v.value + ", and deploy that member's stack"})
 	}
 	return mode
 }
 
 // addGlobalSwitch adds, for this deploy only, the custom resource and the
 // function that move the writer to this cluster. The function answers
-// within CloudFormation's hour (internal/globaldb).
+// within CloudFormation's hour (internal/failover).
 func (c *AuroraCluster) addGlobalSwitch(path string) {
 	g := c.global
 	scope := constructs.NewConstruct(c, jsii.String("GlobalSwitch"))
-	fn, role := newHandlerFunction(scope, "Function", contract.HandlerGlobalSwitch, functionOptions{
-		description: "restorable: moves the writer of " + g.Identifier + " to " + path,
-		timeout:     awscdk.Duration_Minutes(jsii.Number(15)),
-	})
 	stack := awscdk.Stack_Of(c)
 	globalArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("rds"), Region: jsii.String(""),
 		Resource: jsii.String("global-cluster"), ResourceName: jsii.String(g.Identifier), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
@@ -324,35 +275,26 @@ func (c *AuroraCluster) addGlobalSwitch(path string) {
 	// account in any region; the global database is named.
 	anyCluster := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("rds"), Region: jsii.String("*"),
 		Resource: jsii.String("cluster"), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ReadTheGlobalDatabase"),
-		Actions: jsii.Strings("rds:DescribeGlobalClusters"), Resources: &[]*string{globalArn}}))
 	action := "rds:SwitchoverGlobalCluster"
 	if g.switchMode == contract.ModeFailover {
 		action = "rds:FailoverGlobalCluster"
 	}
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("MoveTheWriter"),
-		Actions: jsii.Strings(action), Resources: &[]*string{globalArn, c.cluster.ClusterArn(), anyCluster}}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ReadOwnStack"),
-		Actions: jsii.Strings("cloudformation:DescribeStacks"), Resources: jsii.Strings(*stack.StackId())}))
-	// Its own ARN, in a policy of its own: the function does not wait for
-	// it, so the ARN does not depend on itself; the switch does.
-	self := awsiam.NewPolicy(scope, jsii.String("ContinuePolicy"), &awsiam.PolicyProps{Roles: &[]awsiam.IRole{role},
-		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ContinueWaiting"),
-			Actions: jsii.Strings("lambda:InvokeFunction"), Resources: jsii.Strings(*fn.FunctionArn())})}})
-	suppressNag(role, true, nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:rds:\*:.+:cluster:\*$/`},
-		reason: "The writer being demoted is in another region, named by CloudFormation there; the action is tied to the named global database."})
-	sw := awscdk.NewCustomResource(scope, jsii.String("Resource"), &awscdk.CustomResourceProps{
-		ServiceToken:   fn.FunctionArn(),
-		ServiceTimeout: awscdk.Duration_Minutes(jsii.Number(60)),
-		ResourceType:   jsii.String(contract.GlobalSwitchResourceType),
-		Properties: &map[string]interface{}{
+	addSwitch(scope, switchSpec{
+		description:  "restorable: moves the writer of " + g.Identifier + " to " + path,
+		resourceType: contract.GlobalSwitchResourceType,
+		properties: map[string]interface{}{
 			contract.GlobalSwitchCluster: g.Identifier,
 			contract.GlobalSwitchTarget:  c.cluster.ClusterArn(),
 			contract.GlobalSwitchMode:    g.switchMode,
 		},
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		statements: []*awsiam.PolicyStatementProps{
+			{Sid: jsii.String("ReadTheGlobalDatabase"), Actions: jsii.Strings("rds:DescribeGlobalClusters"), Resources: &[]*string{globalArn}},
+			{Sid: jsii.String("MoveTheWriter"), Actions: jsii.Strings(action), Resources: &[]*string{globalArn, c.cluster.ClusterArn(), anyCluster}},
+		},
+		wildcard: nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:rds:\*:.+:cluster:\*$/`},
+			reason: "The writer being demoted is in another region, named by CloudFormation there; the action is tied to the named global database."},
+		after: c.cluster,
 	})
-	sw.Node().AddDependency(self, c.cluster)
 	awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:globalSwitch"), jsii.String(fmt.Sprintf(
 		"%s: this deploy makes this cluster the writer of %s (%s). Keep the key in cdk.json while this cluster is the writer: later deploys with it change nothing; removing it removes the switch and moves nothing back.",
 		path, g.Identifier, g.switchMode)))

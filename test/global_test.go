@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
@@ -16,9 +17,10 @@ import (
 )
 
 const (
-	globalID    = "orders-global"
-	osakaRegion = "ap-northeast-3"
-	oregon      = "us-west-2"
+	replicaFileSystem = "fs-0a1b2c3d4e5f60718"
+	globalID          = "orders-global"
+	osakaRegion       = "ap-northeast-3"
+	oregon            = "us-west-2"
 )
 
 // globalApp is a primary in Tokyo, a warm secondary in Osaka and a headless
@@ -154,7 +156,10 @@ func TestAFailoverNeedsConsentToLoseData(t *testing.T) {
 // warmFailover is the DR example as a warm standby, in the deploy that fails
 // over to the recovery region.
 var warmFailover = map[string]string{
-	"strategy": string(dr.WarmStandby),
+	"strategy":            string(dr.WarmStandby),
+	"replicaFileSystemId": replicaFileSystem,
+	"RedmineRecovery/Files." + restorable.ContextFailoverTo:       osakaRegion,
+	"RedmineRecovery/Files." + restorable.ContextAllowDataLoss:    "true",
 	"RedmineRecovery/Database." + restorable.ContextFailoverTo:    osakaRegion,
 	"RedmineRecovery/Database." + restorable.ContextAllowDataLoss: "true",
 }
@@ -191,6 +196,82 @@ func TestTheDRExampleAsPilotLightAndWarmStandby(t *testing.T) {
 	_, sw := onlyResource(t, warm.recovery, contract.GlobalSwitchResourceType)
 	assert.Equal(t, contract.ModeFailover, props(sw)[contract.GlobalSwitchMode])
 	assert.Empty(t, functionsWithHandler(warm.primary, contract.HandlerGlobalSwitch), "the failover runs in the recovery region alone")
+
+	// AND the files: the recovery stack's file system is the replica, made
+	// with replication overwrite protection off as EFS requires; the primary
+	// replicates into it once it knows its ID, and warns until then
+	for name, s := range map[string]drSynth{"pilot light": pilot, "warm standby": warm} {
+		_, replica := onlyResource(t, s.recovery, contract.TypeFileSystem)
+		assert.Equal(t, map[string]interface{}{"ReplicationOverwriteProtection": "DISABLED"}, props(replica)["FileSystemProtection"], name)
+		assert.Equal(t, "Retain", replica["DeletionPolicy"], name)
+	}
+	_, source := onlyResource(t, pilot.primary, contract.TypeFileSystem)
+	assert.NotContains(t, props(source), "ReplicationConfiguration")
+	_, source = onlyResource(t, warm.primary, contract.TypeFileSystem)
+	assert.Equal(t, map[string]interface{}{"Destinations": []interface{}{map[string]interface{}{"FileSystemId": replicaFileSystem, "Region": osakaRegion}}},
+		props(source)["ReplicationConfiguration"])
+	// AND the failover deploy makes the replica writeable, through the same
+	// function as the database's switch
+	replicaID, _ := onlyResource(t, warm.recovery, contract.TypeFileSystem)
+	_, promote := onlyResource(t, warm.recovery, contract.ReplicaPromoteResourceType)
+	assert.Equal(t, contract.ModeFailover, props(promote)[contract.GlobalSwitchMode])
+	assert.Equal(t, map[string]interface{}{"Ref": replicaID}, props(promote)[contract.ReplicaFileSystem])
+	assert.Contains(t, fmtJSON(promote["DependsOn"]), replicaID)
+	fns := functionsWithHandler(warm.recovery, contract.HandlerGlobalSwitch)
+	require.Len(t, fns, 2, "one for the database, one for the files, each only in this deploy")
+	_, pilotPromotes := resourcesOfType(t, pilot.recovery, contract.ReplicaPromoteResourceType)
+	assert.Empty(t, pilotPromotes)
+	_, filesFn := resourceByID(t, warm.recovery, refsIn(props(promote)["ServiceToken"])[0])
+	end := statementBySid(t, statementsOf(t, warm.recovery, roleOf(filesFn)), "EndTheReplication")
+	assert.Equal(t, "elasticfilesystem:DeleteReplicationConfiguration", end["Action"])
+	assert.Contains(t, fmtJSON(end["Resource"]), ":elasticfilesystem:ap-northeast-1:")
+	assert.Contains(t, refsIn(end["Resource"]), replicaID)
+}
+
+func TestEFSReplicationMisuseFailsSynth(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		context map[string]string
+		tweak   func(p *restorable.FileSystemProps)
+		want    string
+	}{
+		{name: "both sides", tweak: func(p *restorable.FileSystemProps) {
+			p.ReplicateTo = &restorable.FileSystemReplication{Region: osakaRegion, FileSystemId: replicaFileSystem}
+			p.ReplicaOf = &restorable.FileSystemReplica{SourceRegion: osakaRegion}
+		}, want: "ReplicateTo=\"fs-0a1b2c3d4e5f60718\": is set together with ReplicaOf"},
+		{name: "not an ID", tweak: func(p *restorable.FileSystemProps) {
+			p.ReplicateTo = &restorable.FileSystemReplication{Region: osakaRegion, FileSystemId: "Files"}
+		}, want: "ReplicateTo.FileSystemId=\"Files\": is not a file system ID"},
+		{name: "own region", tweak: func(p *restorable.FileSystemProps) {
+			p.ReplicaOf = &restorable.FileSystemReplica{SourceRegion: region}
+		}, want: "ReplicaOf.SourceRegion=\"ap-northeast-1\": is not another region than this stack's"},
+		{name: "restore into a replica", context: map[string]string{"AppStack/Files.efsRecoveryPointArn": "arn:aws:backup:ap-northeast-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"},
+			tweak: func(p *restorable.FileSystemProps) {
+				p.ReplicaOf = &restorable.FileSystemReplica{SourceRegion: osakaRegion}
+			},
+			want: "restores into a replica, which is read-only"},
+		{name: "failover of a file system of its own", context: map[string]string{"AppStack/Files.failoverTo": region, "AppStack/Files.allowDataLoss": "true"},
+			want: "makes this file system writeable in place of a source, but it is no replica"},
+		{name: "the L2's replication", tweak: func(p *restorable.FileSystemProps) {
+			p.ReplicationOverwriteProtection = awsefs.ReplicationOverwriteProtection_DISABLED
+		}, want: "ReplicationConfiguration=\"set\": replicates through aws-cdk-lib's props"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stack := newStack(t, tt.context)
+			p := restorable.FileSystemProps{FileSystemProps: awsefs.FileSystemProps{Vpc: newVpc(stack)}}
+			if tt.tweak != nil {
+				tt.tweak(&p)
+			}
+			msg := panicMessage(t, func() {
+				props, err := restorable.FileSystemFromContext(stack, "Files", p)
+				if err != nil {
+					panic(err)
+				}
+				restorable.NewFileSystem(stack, jsii.String("Files"), props)
+			})
+			assert.Contains(t, msg, tt.want)
+		})
+	}
 }
 
 func TestGlobalDatabaseMisuseFailsSynth(t *testing.T) {
@@ -210,10 +291,10 @@ func TestGlobalDatabaseMisuseFailsSynth(t *testing.T) {
 	}{
 		{name: "failover without consent", stackIn: osakaRegion, global: &restorable.GlobalDatabase{Secondary: true, PrimaryRegion: region},
 			context: map[string]string{"AppStack/Database.failoverTo": osakaRegion},
-			want:    "AppStack/Database.failoverTo=\"ap-northeast-3\": asks for a failover, which loses the writes the old writer had not replicated"},
+			want:    "AppStack/Database.failoverTo=\"ap-northeast-3\": asks for a failover, which loses the writes the other region had not replicated"},
 		{name: "switch to another region", stackIn: osakaRegion, global: &restorable.GlobalDatabase{Secondary: true, PrimaryRegion: region},
 			context: map[string]string{"AppStack/Database.switchoverTo": region},
-			want:    "names another region than this cluster's (ap-northeast-3); the key goes to the member that becomes the writer"},
+			want:    "names another region than this resource's (ap-northeast-3); the key goes to the resource that takes over"},
 		{name: "switch to a headless secondary", stackIn: osakaRegion, global: &restorable.GlobalDatabase{Secondary: true, PrimaryRegion: region, Headless: true},
 			context: map[string]string{"AppStack/Database.switchoverTo": osakaRegion},
 			want:    "headless, without an instance to write"},

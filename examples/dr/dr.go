@@ -54,6 +54,13 @@ type Props struct {
 	// (docs/global.md compares their RTO, RPO and cost).
 	// Default: BackupAndRestore.
 	Strategy Strategy
+	// ReplicaFileSystemId is the ID of RedmineRecovery's file system (its
+	// output FilesFileSystemId), with PilotLight or WarmStandby: the
+	// primary's files replicate into it. Deploy RedmineRecovery first, then
+	// RedminePrimary with it.
+	// Default: no replication yet (synth warns); the files are copied as
+	// backups only.
+	ReplicaFileSystemId string
 }
 
 // Strategy is a disaster recovery strategy, after AWS's
@@ -103,14 +110,20 @@ func New(app awscdk.App, props *Props) (*App, error) {
 		if props.RecoveryRegion != "" {
 			p.RecoveryRegion = props.RecoveryRegion
 		}
-		p.BackupAccount, p.LockRecoveryVault, p.Strategy = props.BackupAccount, props.LockRecoveryVault, props.Strategy
+		p.BackupAccount, p.LockRecoveryVault, p.Strategy, p.ReplicaFileSystemId = props.BackupAccount, props.LockRecoveryVault, props.Strategy, props.ReplicaFileSystemId
 	}
 	var primaryGlobal, recoveryGlobal *restorable.GlobalDatabase
+	var replicateTo *restorable.FileSystemReplication
+	var replicaOf *restorable.FileSystemReplica
 	switch p.Strategy {
 	case "", BackupAndRestore:
 	case PilotLight, WarmStandby:
 		primaryGlobal = &restorable.GlobalDatabase{Identifier: GlobalName, SecondaryRegions: []string{p.RecoveryRegion}}
 		recoveryGlobal = &restorable.GlobalDatabase{Identifier: GlobalName, Secondary: true, PrimaryRegion: p.PrimaryRegion, Headless: p.Strategy == PilotLight}
+		replicaOf = &restorable.FileSystemReplica{SourceRegion: p.PrimaryRegion}
+		if p.ReplicaFileSystemId != "" {
+			replicateTo = &restorable.FileSystemReplication{Region: p.RecoveryRegion, FileSystemId: p.ReplicaFileSystemId}
+		}
 	default:
 		return nil, fmt.Errorf("dr: Strategy=%q is not a strategy; use %q, %q or %q", p.Strategy, BackupAndRestore, PilotLight, WarmStandby)
 	}
@@ -168,6 +181,8 @@ func New(app awscdk.App, props *Props) (*App, error) {
 		CopyBackupsTo: copyTo,
 		AlsoCopyTo:    copyToAccount,
 		Global:        primaryGlobal,
+
+		FilesReplicateTo: replicateTo,
 	})
 	if err != nil {
 		return nil, err
@@ -181,6 +196,8 @@ func New(app awscdk.App, props *Props) (*App, error) {
 		NoDrills:   true,
 		StackProps: awscdk.StackProps{Env: env(p.RecoveryRegion), Description: jsii.String("Redmine in " + p.RecoveryRegion + ", restored from copies when " + p.PrimaryRegion + " is lost")},
 		Global:     recoveryGlobal,
+
+		FilesReplicaOf: replicaOf,
 	})
 	if err != nil {
 		return nil, err
@@ -188,6 +205,10 @@ func New(app awscdk.App, props *Props) (*App, error) {
 	if recoveryGlobal != nil {
 		// The secondary joins the global database the primary's stack creates.
 		a.Recovery.Stack.AddDependency(a.Primary.Stack, jsii.String("the secondary joins the primary's global database"))
+		if replicateTo == nil {
+			awscdk.Annotations_Of(a.Primary.Stack).AddWarningV2(jsii.String("dr:filesNotReplicated"), jsii.String(
+				"RedminePrimary's files are not replicated yet: deploy RedmineRecovery, then RedminePrimary with -c replicaFileSystemId=<RedmineRecovery's output FilesFileSystemId>. Until then they reach "+p.RecoveryRegion+" as backup copies only."))
+		}
 	} else if a.Recovery.Database.Kind() == restorable.KindNew {
 		awscdk.Annotations_Of(a.Recovery.Stack).AddWarningV2(jsii.String("dr:emptyRecovery"), jsii.String(
 			"RedmineRecovery has no restore source: deploying it now creates an EMPTY Redmine in "+p.RecoveryRegion+

@@ -65,6 +65,11 @@ type StackProps struct {
 	// tasks: the database is read-only there.
 	// Default: a regional database.
 	Global *restorable.GlobalDatabase
+	// FilesReplicateTo replicates the files into a replica in another
+	// region; FilesReplicaOf makes them that replica (see examples/dr).
+	// Default: no replication.
+	FilesReplicateTo *restorable.FileSystemReplication
+	FilesReplicaOf   *restorable.FileSystemReplica
 }
 
 // RecoveryVault names a vault in another region, and, with Account, in
@@ -224,6 +229,8 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 			CreateAcl: &awsefs.Acl{OwnerUid: jsii.String(redmineUID), OwnerGid: jsii.String(redmineUID), Permissions: jsii.String("755")},
 			PosixUser: &awsefs.PosixUser{Uid: jsii.String(redmineUID), Gid: jsii.String(redmineUID)},
 		},
+		ReplicateTo: p.FilesReplicateTo,
+		ReplicaOf:   p.FilesReplicaOf,
 	})
 	if err != nil {
 		return nil, err
@@ -305,8 +312,9 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		Path:             jsii.String("/login"),
 		HealthyHttpCodes: jsii.String("200"),
 	})
-	if s.Database.IsStandby() {
-		// No task on a read-only secondary: Redmine writes when it starts.
+	if s.Database.IsStandby() || s.Files.IsStandby() {
+		// No task on a read-only secondary or replica: Redmine writes when
+		// it starts.
 		// The pattern refuses a desired count of 0, so it is set on the L1.
 		s.Service.Service().Node().DefaultChild().(awsecs.CfnService).SetDesiredCount(jsii.Number(0))
 	}

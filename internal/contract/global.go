@@ -1,6 +1,6 @@
 package contract
 
-// Aurora global databases (restorable/global_database.go, internal/globaldb).
+// Aurora global databases (restorable/global_database.go, internal/failover).
 const (
 	// TypeGlobalCluster is a guarded type: deleting the global database, or
 	// replacing it, takes every secondary's replica with it.
@@ -21,4 +21,10 @@ const (
 
 	ModeSwitchover = "switchover"
 	ModeFailover   = "failover"
+
+	// ReplicaPromoteResourceType makes an EFS replica writeable (the same
+	// function, HandlerGlobalSwitch, serves it); its properties are
+	// ReplicaFileSystem and GlobalSwitchMode.
+	ReplicaPromoteResourceType = "Custom::RestorableReplicaPromote"
+	ReplicaFileSystem          = "FileSystemId"
 )

@@ -29,7 +29,7 @@ import (
 	"github.com/restorable-cdk/restorable/internal/contract"
 	"github.com/restorable-cdk/restorable/internal/drill"
 	"github.com/restorable-cdk/restorable/internal/efsrestore"
-	"github.com/restorable-cdk/restorable/internal/globaldb"
+	"github.com/restorable-cdk/restorable/internal/failover"
 	"github.com/restorable-cdk/restorable/internal/guard"
 	"github.com/restorable-cdk/restorable/internal/mover"
 )
@@ -65,7 +65,7 @@ func main() {
 		cfg := awsConfig()
 		// Lambda sets AWS_LAMBDA_FUNCTION_NAME; the function times out at 15
 		// minutes, so one invocation polls for 13 before it hands over.
-		h := globaldb.Handler{RDS: rds.NewFromConfig(cfg), Lambda: awslambda.NewFromConfig(cfg), CloudFormation: cloudformation.NewFromConfig(cfg),
+		h := failover.Handler{RDS: rds.NewFromConfig(cfg), EFS: efs.NewFromConfig(cfg), Lambda: awslambda.NewFromConfig(cfg), CloudFormation: cloudformation.NewFromConfig(cfg),
 			FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), Poll: 15 * time.Second, Slice: 13 * time.Minute, Log: log.Printf}
 		lambda.Start(h.Handle)
 	case contract.HandlerDrillFiles:

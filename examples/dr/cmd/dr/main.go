@@ -5,7 +5,9 @@
 // The regions come from the context keys primaryRegion and recoveryRegion
 // (default ap-northeast-1 and ap-northeast-3), the strategy from the key
 // strategy (backup-and-restore, pilot-light or warm-standby; default
-// backup-and-restore), the account from the deploying credentials.
+// backup-and-restore), the recovery stack's file system for the files'
+// replication from replicaFileSystemId, the account from the deploying
+// credentials.
 package main
 
 import (
@@ -22,7 +24,7 @@ import (
 func main() {
 	restorable.Run(func(app awscdk.App) error {
 		props := &dr.Props{PrimaryRegion: contextString(app, "primaryRegion"), RecoveryRegion: contextString(app, "recoveryRegion"),
-			Strategy: dr.Strategy(contextString(app, "strategy"))}
+			Strategy: dr.Strategy(contextString(app, "strategy")), ReplicaFileSystemId: contextString(app, "replicaFileSystemId")}
 		if account := os.Getenv("CDK_DEFAULT_ACCOUNT"); account != "" {
 			props.Account = jsii.String(account)
 		}

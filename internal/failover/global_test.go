@@ -1,4 +1,4 @@
-package globaldb
+package failover
 
 import (
 	"context"

@@ -171,6 +171,8 @@ type AuroraCluster struct {
 	targets targets
 	// global is the cluster's part in a global database, if any.
 	global *globalMember
+	// switchDone is the switch of a deploy that moves the writer here.
+	switchDone awscdk.CustomResource
 	// beforeChange is the snapshot taken before a risky change.
 	beforeChange struct {
 		on      bool

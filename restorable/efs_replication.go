@@ -82,6 +82,8 @@ func validateReplication(region string, p *FileSystemProps) error {
 type replication struct {
 	replicaOf  *FileSystemReplica
 	switchMode string
+	// promoted is the promotion of a deploy that makes the replica writeable.
+	promoted awscdk.CustomResource
 }
 
 // attachReplication sets the L1's replication properties and, in a deploy
@@ -113,7 +115,7 @@ func (c *FileSystem) attachReplication(path string, p *FileSystemProps) {
 	// with this replica.
 	sources := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("elasticfilesystem"), Region: jsii.String(p.ReplicaOf.SourceRegion),
 		Resource: jsii.String("file-system"), ResourceName: jsii.String("*")})
-	addSwitch(constructs.NewConstruct(c, jsii.String("ReplicaPromote")), switchSpec{
+	c.replication.promoted = addSwitch(constructs.NewConstruct(c, jsii.String("ReplicaPromote")), switchSpec{
 		description:  "restorable: makes " + path + " writeable (" + mode + ")",
 		resourceType: contract.ReplicaPromoteResourceType,
 		properties:   map[string]interface{}{contract.ReplicaFileSystem: c.fs.FileSystemId(), contract.GlobalSwitchMode: mode},
@@ -125,10 +127,21 @@ func (c *FileSystem) attachReplication(path string, p *FileSystemProps) {
 		},
 		wildcard: nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:elasticfilesystem:.+:file-system\/\*$/`},
 			reason: "DeleteReplicationConfiguration names the source, a file system in the other region whose ID EFS generated there; only its configuration with this replica is deleted."},
-		after: c.fs,
+		after: []constructs.IConstruct{c.cfn},
 	})
 	awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:replicaPromote"), jsii.String(fmt.Sprintf(
 		"%s: this deploy makes the replica writeable (%s) and ends its replication for good. Keep the key in cdk.json while it serves; replicating back overwrites the old source (docs/global.md, \"Files\").", path, mode)))
+}
+
+// AfterSwitch makes each construct wait, in a deploy that makes the replica
+// writeable, until it is. In other deploys it does nothing.
+func (c *FileSystem) AfterSwitch(dependents ...constructs.IConstruct) {
+	if c.replication.promoted == nil {
+		return
+	}
+	for _, d := range dependents {
+		dependOn(d, c.replication.promoted)
+	}
 }
 
 // IsStandby reports whether the file system is a replica that this deploy

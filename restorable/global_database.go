@@ -60,8 +60,10 @@ type GlobalDatabase struct {
 	// calls RemoveFromGlobalCluster when GlobalClusterIdentifier is removed
 	// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-detaching.html).
 	// It is the way out when a managed failover cannot run, and the first step
-	// of a restore of a global database (docs/global.md). Keep Secondary and
-	// the other settings as they were, so no create-only property changes.
+	// of a restore of a global database (docs/global.md, "Detach"): stop the
+	// old primary's writers first, since the two would diverge; the guard asks
+	// for consent (<path>.allowReplace). Keep Secondary and the other settings
+	// as they were, so no other create-only property changes.
 	// Default: false.
 	Detached bool
 }
@@ -98,9 +100,12 @@ var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 // validate checks the global settings against the cluster's props, in the
 // region of the cluster's stack.
 func (g *GlobalDatabase) validate(region string, p *AuroraClusterProps, src resolvedSource) error {
-	if err := validateClusterIdentifier("Global.Identifier", g.Identifier, ""); err != nil || g.Identifier == "" || strings.HasPrefix(g.Identifier, "arn:") || isToken(g.Identifier) {
+	if err := validateClusterIdentifier("Global.Identifier", g.Identifier, ""); err != nil || g.Identifier == "" || strings.HasPrefix(g.Identifier, "arn:") || isToken(g.Identifier) || strings.ToLower(g.Identifier) != g.Identifier {
+		// RDS stores the identifier in lower case, and IAM compares the ARNs
+		// that name it case-sensitively
+		// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateGlobalCluster.html).
 		return inputErr("Global.Identifier", g.Identifier,
-			"is not a global database identifier (1 to 63 letters, digits or hyphens, starting with a letter, with no double or trailing hyphen; not a token, since every member's stack names it)",
+			"is not a global database identifier (1 to 63 lower-case letters, digits or hyphens, starting with a letter, with no double or trailing hyphen; not a token, since every member's stack names it)",
 			`give the same fixed name in the primary's and each secondary's props, for example "orders-global"`)
 	}
 	if engine := *p.Engine.EngineType(); engine != "aurora-postgresql" && engine != "aurora-mysql" {
@@ -110,7 +115,7 @@ func (g *GlobalDatabase) validate(region string, p *AuroraClusterProps, src reso
 	if src.kind != KindNew {
 		return inputErr("Source", src.String(),
 			"restores a member of the global database "+g.Identifier+", but a restore replaces the cluster, and the global database's source cluster cannot change (CloudFormation would replace the global database and every secondary's copy with it)",
-			"follow docs/global.md, \"Restoring a global database\": remove Global from the secondaries and deploy (each detaches and keeps its data), restore the primary without Global, then add Global back with a new Identifier and let the secondaries join it again")
+			"follow docs/global.md, \"Restoring a global database\": set Detached: true on the secondaries and deploy (each detaches and keeps its data), restore the primary without Global, then add Global back with a new Identifier and let new secondaries join it")
 	}
 	if p.BacktrackWindow != nil {
 		return inputErr("BacktrackWindow", "set", "is not supported in a global database (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.html#aurora-global-database.limitations)",
@@ -133,8 +138,8 @@ func (g *GlobalDatabase) validate(region string, p *AuroraClusterProps, src reso
 		case g.PrimaryRegion != "" && g.PrimaryRegion != region:
 			return inputErr("Global.PrimaryRegion", g.PrimaryRegion, "is not this stack's region ("+region+"), but this cluster is the primary", "leave PrimaryRegion unset on the primary, or set Secondary: true")
 		case p.Credentials != nil && p.Credentials.Secret() == nil && p.Credentials.Password() == nil && !p.Adopt:
-			return inputErr("Credentials", "a user name", "asks for an RDS-managed password, which a global database does not support",
-				"leave Credentials unset (restorable creates and replicates the secret), or pass awsrds.Credentials_FromSecret(yourSecret, nil) replicated to every secondary region")
+			return inputErr("Credentials", "a user name", "asks for an RDS-managed or CDK-generated password, which restorable does not replicate under the name the secondaries read",
+				"leave Credentials unset (restorable creates the secret restorable/<Identifier>/master and replicates it to SecondaryRegions), or pass awsrds.Credentials_FromSecret(yourSecret, nil) replicated to every secondary region under that name")
 		}
 		seen := map[string]bool{}
 		for _, r := range g.SecondaryRegions {
@@ -279,7 +284,7 @@ func (c *AuroraCluster) addGlobalSwitch(path string) {
 	if g.switchMode == contract.ModeFailover {
 		action = "rds:FailoverGlobalCluster"
 	}
-	addSwitch(scope, switchSpec{
+	c.switchDone = addSwitch(scope, switchSpec{
 		description:  "restorable: moves the writer of " + g.Identifier + " to " + path,
 		resourceType: contract.GlobalSwitchResourceType,
 		properties: map[string]interface{}{
@@ -293,11 +298,36 @@ func (c *AuroraCluster) addGlobalSwitch(path string) {
 		},
 		wildcard: nagException{rule: nagWildcard, appliesTo: []string{`/^Resource::arn:.+:rds:\*:.+:cluster:\*$/`},
 			reason: "The writer being demoted is in another region, named by CloudFormation there; the action is tied to the named global database."},
-		after: c.cluster,
+		after: c.writerResources(),
 	})
 	awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:globalSwitch"), jsii.String(fmt.Sprintf(
 		"%s: this deploy makes this cluster the writer of %s (%s). Keep the key in cdk.json while this cluster is the writer: later deploys with it change nothing; removing it removes the switch and moves nothing back.",
 		path, g.Identifier, g.switchMode)))
+}
+
+// writerResources are what a writer is made of here: the cluster and its
+// instances (not the rules of its security group, which other resources'
+// security groups may reference).
+func (c *AuroraCluster) writerResources() []constructs.IConstruct {
+	out := []constructs.IConstruct{c.cfn}
+	for _, child := range *c.cluster.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if _, ok := child.(awsrds.CfnDBInstance); ok {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// AfterSwitch makes each construct wait, in a deploy that moves the writer
+// to this cluster, until the writer is here: an app whose tasks write when
+// they start, a migration. In other deploys it does nothing.
+func (c *AuroraCluster) AfterSwitch(dependents ...constructs.IConstruct) {
+	if c.switchDone == nil {
+		return
+	}
+	for _, d := range dependents {
+		dependOn(d, c.switchDone)
+	}
 }
 
 // IsStandby reports whether the cluster is a global database's secondary

@@ -73,8 +73,8 @@ type switchSpec struct {
 	statements                []*awsiam.PolicyStatementProps
 	// wildcard is the nag exception for a statement's wildcard, if any.
 	wildcard nagException
-	// after is what the switch waits for: the resource that takes over.
-	after constructs.IConstruct
+	// after is what the switch waits for: the resources that take over.
+	after []constructs.IConstruct
 }
 
 // addSwitch adds the switch's function (internal/failover, which answers
@@ -104,6 +104,19 @@ func addSwitch(scope constructs.Construct, s switchSpec) awscdk.CustomResource {
 		Properties:     &s.properties,
 		RemovalPolicy:  awscdk.RemovalPolicy_DESTROY,
 	})
-	sw.Node().AddDependency(self, s.after)
+	sw.Node().AddDependency(self)
+	for _, a := range s.after {
+		sw.Node().AddDependency(a)
+	}
 	return sw
+}
+
+// dependOn makes d wait for r: d's own resource when it has one (an L2's
+// default child), so that nothing else under d, such as its security group,
+// which the resource that takes over may reference, waits too.
+func dependOn(d constructs.IConstruct, r constructs.IConstruct) {
+	if l1 := d.Node().DefaultChild(); l1 != nil {
+		d = l1
+	}
+	d.Node().AddDependency(r)
 }

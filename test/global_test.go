@@ -193,7 +193,11 @@ func TestTheDRExampleAsPilotLightAndWarmStandby(t *testing.T) {
 	assert.Equal(t, float64(0), props(service)["DesiredCount"])
 	_, service = onlyResource(t, warm.recovery, "AWS::ECS::Service")
 	assert.Equal(t, float64(1), props(service)["DesiredCount"])
-	_, sw := onlyResource(t, warm.recovery, contract.GlobalSwitchResourceType)
+	swID, sw := onlyResource(t, warm.recovery, contract.GlobalSwitchResourceType)
+	promoteID, _ := onlyResource(t, warm.recovery, contract.ReplicaPromoteResourceType)
+	// its tasks start once the database and the files are writeable there
+	assert.Contains(t, fmtJSON(service["DependsOn"]), swID)
+	assert.Contains(t, fmtJSON(service["DependsOn"]), promoteID)
 	assert.Equal(t, contract.ModeFailover, props(sw)[contract.GlobalSwitchMode])
 	assert.Empty(t, functionsWithHandler(warm.primary, contract.HandlerGlobalSwitch), "the failover runs in the recovery region alone")
 
@@ -326,6 +330,8 @@ func TestGlobalDatabaseMisuseFailsSynth(t *testing.T) {
 			want: "Global.SecondaryRegions=\"ap-northeast-1\": is the primary's own region"},
 		{name: "bad identifier", stackIn: region, global: &restorable.GlobalDatabase{Identifier: "orders--global"},
 			want: "Global.Identifier=\"orders--global\": is not a global database identifier"},
+		{name: "upper case", stackIn: region, global: &restorable.GlobalDatabase{Identifier: "Orders-Global"},
+			want: "Global.Identifier=\"Orders-Global\": is not a global database identifier (1 to 63 lower-case"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			app := newApp(t, tt.context)

@@ -322,6 +322,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	// New tasks run the migrations: CloudFormation updates the service only
 	// after the guard's snapshot of the database.
 	s.Database.SnapshotBefore(s.Service.Service())
+	// In a deploy that fails over or switches over, the tasks start once the
+	// database and the files are writeable here.
+	s.Database.AfterSwitch(s.Service.Service())
+	s.Files.AfterSwitch(s.Service.Service())
 
 	logRequests(stack, s.Service.LoadBalancer())
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Service.LoadBalancer(), &[]*cdknag.NagPackSuppression{{

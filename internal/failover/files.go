@@ -83,6 +83,9 @@ func (h Handler) filesStep(p filesProps) step {
 				return false, fmt.Sprintf("%s; waiting for the replica to have every change before %s (last replicated %v)", state, started.Format(time.RFC3339), last), nil
 			}
 		}
+		if err := h.stillDeploying(ctx, e); err != nil {
+			return false, state, err
+		}
 		mode := efstypes.DeletionModeAllConfigurations
 		_, err = h.EFS.DeleteReplicationConfiguration(ctx, &efs.DeleteReplicationConfigurationInput{SourceFileSystemId: aws.String(source), DeletionMode: mode})
 		if err != nil && p.Mode == contract.ModeFailover && !errors.As(err, &none) {

@@ -34,15 +34,22 @@ func (h Handler) globalStep(p globalProps) step {
 		busy := g.FailoverState != nil && g.FailoverState.Status != ""
 		state := fmt.Sprintf("status %s, failover state %s, writer %s", aws.ToString(g.Status), failoverStatus(g), writer(g))
 		switch {
-		case writer(g) == p.Target && !busy && aws.ToString(g.Status) == "available":
-			h.logf("%s: %s is the writer", p.GlobalCluster, p.Target)
+		case writer(g) == p.Target && !busy:
+			// The writer is where it was asked: done, whatever the global
+			// status (during a regional outage the old primary may not come
+			// back for a while).
+			h.logf("%s: %s is the writer (%s)", p.GlobalCluster, p.Target, state)
 			return true, state, nil
 		case !member(g, p.Target):
 			return false, state, fmt.Errorf("restorable: %s is not a member of the global database %s (members: %s), so it cannot become its writer",
 				p.Target, p.GlobalCluster, strings.Join(members(g), ", "))
+		case busy && !e.Requested && aws.ToString(g.FailoverState.ToDbClusterArn) != "" && aws.ToString(g.FailoverState.ToDbClusterArn) != p.Target:
+			// Another deploy is moving the writer elsewhere: moving it again
+			// behind it would bounce the writer between regions.
+			return false, state, fmt.Errorf("restorable: a %s of %s to %s is under way, not to %s; let it finish, then decide which region is the writer and deploy only that key",
+				map[bool]string{true: "failover", false: "switchover"}[aws.ToBool(g.FailoverState.IsDataLossAllowed)], p.GlobalCluster, aws.ToString(g.FailoverState.ToDbClusterArn), p.Target)
 		case busy:
-			// An operation is under way: this one, or another deploy's,
-			// which is waited for, not interrupted.
+			// This deploy's operation, or one to the same target: waited for.
 			return false, state, nil
 		case e.Requested && h.now().Sub(requestedAt) > 2*h.Poll:
 			// This deploy's operation ended without moving the writer
@@ -50,12 +57,25 @@ func (h Handler) globalStep(p globalProps) step {
 			return false, state, fmt.Errorf("restorable: the %s of %s to %s ended, but the writer is still %s; see the RDS events of the global database, then deploy again",
 				p.Mode, p.GlobalCluster, p.Target, writer(g))
 		case !e.Requested:
+			// Before every request: a deploy that was cancelled or rolled
+			// back while this waited must not move the writer afterwards.
+			if err := h.stillDeploying(ctx, e); err != nil {
+				return false, state, err
+			}
 			ok, refusal, err := h.startGlobal(ctx, p)
 			if err != nil {
 				return false, state, err
 			}
 			e.Requested, requestedAt = ok, h.now()
 			if refusal != "" {
+				if e.RefusedSince == nil {
+					now := h.now()
+					e.RefusedSince = &now
+				}
+				if h.now().Sub(*e.RefusedSince) > RefusalLimit {
+					return false, state, fmt.Errorf("restorable: RDS has refused the %s of %s to %s for %s with nothing under way, so it will not start: %s",
+						p.Mode, p.GlobalCluster, p.Target, RefusalLimit, refusal)
+				}
 				state += "; RDS refused to start it: " + refusal
 			}
 		}

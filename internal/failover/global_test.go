@@ -252,3 +252,43 @@ func TestALongSwitchGoesOnInANewInvocationAndFailsWithinTheHour(t *testing.T) {
 	assert.Contains(t, w.responses[0].Reason, "has not finished within 55m0s")
 	assert.LessOrEqual(t, w.now.Sub(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)), time.Hour)
 }
+
+func TestAContinuationAfterARollbackOrACancelMovesNothing(t *testing.T) {
+	// GIVEN a switch still waiting to start when the deploy is cancelled
+	w := newWorld(t)
+	w.stackStatus = "UPDATE_ROLLBACK_IN_PROGRESS"
+	e := event(contract.ModeFailover)
+	started := w.now.Add(-14 * time.Minute)
+	e.Started = &started
+	// WHEN its continuation runs
+	require.NoError(t, w.h.Handle(context.Background(), e))
+	// THEN it asks nothing of RDS and the writer stays
+	require.Len(t, w.responses, 1)
+	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
+	assert.Contains(t, w.responses[0].Reason, "the stack is UPDATE_ROLLBACK_IN_PROGRESS, no longer in the deploy that asked for this, so nothing moves")
+	assert.Empty(t, w.starts())
+	assert.Equal(t, tokyo, w.writer)
+}
+
+func TestASwitchElsewhereUnderWayIsNotFollowedByAnother(t *testing.T) {
+	w := newWorld(t)
+	other := "arn:aws:rds:us-west-2:123456789012:cluster:oregon"
+	w.target, w.failover, w.left, w.polls = other, "pending", 1<<20, 1<<20
+	require.NoError(t, w.h.Handle(context.Background(), event(contract.ModeSwitchover)))
+	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
+	assert.Contains(t, w.responses[0].Reason, "a switchover of orders-global to "+other+" is under way, not to "+osaka)
+	assert.Empty(t, w.starts())
+}
+
+func TestAPermanentRefusalFailsAfterTenMinutes(t *testing.T) {
+	w := newWorld(t)
+	for i := 0; i < 100; i++ {
+		w.refuse = append(w.refuse, "InvalidDBClusterStateFault")
+	}
+	require.NoError(t, w.h.Handle(context.Background(), event(contract.ModeFailover)))
+	require.Len(t, w.responses, 1)
+	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
+	assert.Contains(t, w.responses[0].Reason, "has refused the failover of orders-global to "+osaka+" for 10m0s with nothing under way")
+	assert.Less(t, len(w.starts()), 50)
+	assert.Equal(t, tokyo, w.writer)
+}

@@ -23,6 +23,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -68,6 +69,27 @@ type Event struct {
 	// Requested is whether AWS accepted this deploy's request (the
 	// switchover, the failover, the deletion of the replication).
 	Requested bool `json:"restorableRequested,omitempty"`
+	// RefusedSince is when AWS first refused the request as busy.
+	RefusedSince *time.Time `json:"restorableRefusedSince,omitempty"`
+}
+
+// RefusalLimit is how long a request AWS refuses as busy, with nothing under
+// way, is tried again: past it, the refusal is taken as final (for example
+// members whose engine versions differ).
+const RefusalLimit = 10 * time.Minute
+
+// stillDeploying fails unless the stack is still in the deploy that sent the
+// event: not rolling back, not cancelled, not finished. A continuation
+// checks before it asks AWS to move anything.
+func (h Handler) stillDeploying(ctx context.Context, e *Event) error {
+	status, err := cfnstack.Status(ctx, h.CloudFormation, e.StackID)
+	if err != nil {
+		return fmt.Errorf("restorable: could not read the stack's status, so nothing moves: %w", err)
+	}
+	if cfnstack.IsRollback(status) || !strings.HasSuffix(status, "_IN_PROGRESS") {
+		return fmt.Errorf("restorable: the stack is %s, no longer in the deploy that asked for this, so nothing moves", status)
+	}
+	return nil
 }
 
 // step reads the state once and acts on it: done, or not yet with what it

@@ -166,7 +166,11 @@ func Decide(old, new Resource) Decision {
 	sourceChanged := !reflect.DeepEqual(old.Source, new.Source)
 	switch {
 	case !sourceChanged && len(changes) == 0 && detached:
-		return Decision{Verdict: Allow, Reason: "GlobalClusterIdentifier was removed: CloudFormation detaches the cluster from its global database (RemoveFromGlobalCluster) and keeps it, with its data, as a standalone cluster"}
+		// No data is deleted, but a detached cluster accepts writes while
+		// the global database's writer may still take them: two writers
+		// diverge, and one side's writes are lost when they are reconciled
+		// (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html).
+		return Decision{Verdict: NeedsConsent, Changes: []string{"GlobalClusterIdentifier: " + render(old.CreateOnly["GlobalClusterIdentifier"], true) + " -> (not set)"}, Danger: "GlobalClusterIdentifier was removed: CloudFormation detaches the cluster from its global database (RemoveFromGlobalCluster) and keeps its data, but it then accepts writes of its own. If the global database's writer still takes writes, the two diverge and one side's writes are lost. Stop every writer of the old primary first (docs/global.md, \"Detach\")"}
 	case !sourceChanged && len(changes) == 0:
 		return Decision{Verdict: Allow, Reason: "neither the restore source nor a create-only property changed, so the resource is not replaced"}
 	case sourceChanged && len(new.Source) > 0:
@@ -187,10 +191,11 @@ func Decide(old, new Resource) Decision {
 }
 
 // detach returns old's create-only properties without GlobalClusterIdentifier
-// when new drops it from a DB cluster. The schema marks the property
-// conditionally create-only: the RDS resource provider's update handler
-// calls RemoveFromGlobalCluster when it is removed, which detaches the
-// cluster in place and promotes it to a standalone cluster with its data
+// when new drops it from a DB cluster, so that the decision names the detach
+// rather than a replacement. The schema marks the property conditionally
+// create-only: the RDS resource provider's update handler calls
+// RemoveFromGlobalCluster when it is removed, which detaches the cluster in
+// place and promotes it to a standalone cluster with its data
 // (https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-rds/blob/master/aws-rds-dbcluster/src/main/java/software/amazon/rds/dbcluster/UpdateHandler.java,
 // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-detaching.html);
 // only setting or changing it replaces the cluster.

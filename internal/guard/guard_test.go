@@ -59,8 +59,9 @@ func TestDecideEveryTransitionInBothDirections(t *testing.T) {
 		{"key changed with a new restore", cluster(noSource, createOnly), cluster(snapshotA, otherKey), Allow, "the restored resource also takes the changed create-only properties (KmsKeyId:"},
 		{"source dropped and key changed", cluster(snapshotA, createOnly), cluster(noSource, otherKey), NeedsConsent, "the restore source was removed"},
 		// A global database's secondary: removing GlobalClusterIdentifier
-		// detaches it in place; setting or changing it replaces the cluster.
-		{"secondary detached", cluster(noSource, inGlobal), cluster(noSource, createOnly), Allow, "GlobalClusterIdentifier was removed: CloudFormation detaches the cluster"},
+		// detaches it in place (consent: a second writer); setting or
+		// changing it replaces the cluster.
+		{"secondary detached", cluster(noSource, inGlobal), cluster(noSource, createOnly), NeedsConsent, "GlobalClusterIdentifier was removed: CloudFormation detaches the cluster from its global database (RemoveFromGlobalCluster) and keeps its data, but it then accepts writes"},
 		{"cluster joins a global database", cluster(noSource, createOnly), cluster(noSource, inGlobal), NeedsConsent, "GlobalClusterIdentifier: (not set) -> orders-global"},
 		{"secondary moved to another global database", cluster(noSource, inGlobal), cluster(noSource, with(createOnly, "GlobalClusterIdentifier", "other")), NeedsConsent, "GlobalClusterIdentifier: orders-global -> other"},
 		{"secondary detached and key changed", cluster(noSource, inGlobal), cluster(noSource, otherKey), NeedsConsent, "KmsKeyId:"},

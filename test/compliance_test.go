@@ -39,10 +39,8 @@ func complianceTemplates(t *testing.T) map[string]map[string]interface{} {
 	for name, ctx := range map[string]map[string]string{
 		"example, new":                nil,
 		"example, snapshot restore":   {"snapshotArn": snapshotARN},
-		// A point-in-time restore and a clone differ from "example, new"
-		// only in the cluster's restore properties, which no rule of either
-		// set reads (they found exactly the new app's findings when they ran:
-		// 6 / 16 and 15 / 24 each); the guard tests cover them.
+		"example, point in time":      {"restoreToTime": restoreTime, "restoreSourceCluster": "redminestack-database-abc"},
+		"example, clone":              {"RedmineStack/Database.cloneSourceCluster": "prod-db"},
 		"example, EFS recovery point": {"efsRecoveryPointArn": efsRecoveryPoint},
 	} {
 		_, tmpl, _ := example(t, ctx)
@@ -139,7 +137,34 @@ func controlTowerFindings(t *testing.T, templates map[string]map[string]interfac
 		t.Fatalf("the pinned cfn-guard is not installed at %s: run `make test`, which installs it (npm ci)", guard)
 	}
 	dir := t.TempDir()
-	files := writeTemplates(t, dir, templates)
+	// A resource that several modes hold byte for byte is evaluated once,
+	// in the first mode (by name) that holds it, and its findings count for
+	// every mode that holds it: the controls read one resource at a time,
+	// and most of a template is the same in every mode.
+	shared := map[string][]string{}
+	distinct := map[string]map[string]interface{}{}
+	modes := make([]string, 0, len(templates))
+	for mode := range templates {
+		modes = append(modes, mode)
+	}
+	sort.Strings(modes)
+	for _, mode := range modes {
+		kept := map[string]interface{}{}
+		for id, res := range templates[mode]["Resources"].(map[string]interface{}) {
+			key := id + " " + fmtJSON(res)
+			if _, ok := shared[key]; !ok {
+				kept[id] = res
+			}
+			shared[key] = append(shared[key], mode)
+		}
+		tmpl := map[string]interface{}{}
+		for k, v := range templates[mode] {
+			tmpl[k] = v
+		}
+		tmpl["Resources"] = kept
+		distinct[mode] = tmpl
+	}
+	files := writeTemplates(t, dir, distinct)
 	rules := controlTowerRulesFor(t, filepath.Join(pkg, "rules", "control-tower", "cfn-guard"), templates)
 	// Two halves of the rules in two processes: cfn-guard reads every
 	// template again for each rule file, on one core.
@@ -176,11 +201,11 @@ func controlTowerFindings(t *testing.T, templates map[string]map[string]interfac
 	}
 	found := map[string][]string{}
 	counts := findingCounts{}
+	seen := map[string]bool{}
+	counted := map[string]bool{}
 	for _, r := range reports {
 		mode := files[r.Name]
-		resources := templates[mode]["Resources"].(map[string]interface{})
-		seen := map[string]bool{}
-		counted := map[string]bool{}
+		resources := distinct[mode]["Resources"].(map[string]interface{})
 		// A failure names its control in the message of the rule that failed,
 		// and the resource in the paths of the checks below it.
 		var walk func(v interface{}, control string)
@@ -198,13 +223,15 @@ func controlTowerFindings(t *testing.T, templates map[string]map[string]interfac
 					if id, ok := strings.CutPrefix(p, "/Resources/"); ok {
 						id = strings.SplitN(id, "/", 2)[0]
 						if res, ok := resources[id].(map[string]interface{}); ok {
-							if !counted[control+" "+id] {
-								counted[control+" "+id] = true
-								counts.add(mode, "Control Tower", libraryPath(cdkPath(res)) != "")
-							}
-							if lib := libraryPath(cdkPath(res)); lib != "" && !seen[control+" "+lib] {
-								seen[control+" "+lib] = true
-								found[control+" "+lib] = append(found[control+" "+lib], mode)
+							for _, m := range shared[id+" "+fmtJSON(res)] {
+								if !counted[m+" "+control+" "+id] {
+									counted[m+" "+control+" "+id] = true
+									counts.add(m, "Control Tower", libraryPath(cdkPath(res)) != "")
+								}
+								if lib := libraryPath(cdkPath(res)); lib != "" && !seen[m+" "+control+" "+lib] {
+									seen[m+" "+control+" "+lib] = true
+									found[control+" "+lib] = append(found[control+" "+lib], m)
+								}
 							}
 						}
 					}

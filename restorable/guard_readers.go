@@ -59,6 +59,23 @@ func fileSystemCreateOnly(cfn awsefs.CfnFileSystem) map[string]interface{} {
 	put(m, "Encrypted", cfn.Encrypted())
 	put(m, "KmsKeyId", cfn.KmsKeyId())
 	put(m, "PerformanceMode", cfn.PerformanceMode())
+	// Not create-only, but each can empty or freeze the file system in place:
+	// a destination's content is replaced by its source's, and ending a
+	// replication leaves the replica behind (internal/guard, replication).
+	var protection struct{ ReplicationOverwriteProtection string }
+	resolveInto(cfn, cfn.FileSystemProtection(), &protection)
+	if protection.ReplicationOverwriteProtection == "DISABLED" {
+		m["ReplicationOverwriteProtection"] = "DISABLED"
+	}
+	var replication struct {
+		Destinations []struct{ FileSystemId, Region string }
+	}
+	resolveInto(cfn, cfn.ReplicationConfiguration(), &replication)
+	for _, d := range replication.Destinations {
+		if d.FileSystemId != "" {
+			m["ReplicationDestination"] = d.FileSystemId + "@" + d.Region
+		}
+	}
 	return m
 }
 
@@ -76,6 +93,17 @@ func globalClusterCreateOnly(cfn awsrds.CfnGlobalCluster) map[string]interface{}
 	put(m, "Engine", cfn.Engine())
 	put(m, "StorageEncrypted", cfn.StorageEncrypted())
 	return m
+}
+
+// resolveInto decodes a property of an L1, as the template renders it, into v.
+func resolveInto(r awscdk.CfnResource, property interface{}, v interface{}) {
+	if property == nil {
+		return
+	}
+	raw, err := json.Marshal(awscdk.Stack_Of(r).Resolve(property))
+	if err == nil {
+		_ = json.Unmarshal(raw, v)
+	}
 }
 
 // vaultCreateOnly reads the createOnlyProperties of the

@@ -211,9 +211,14 @@ func TestTheDRExampleAsPilotLightAndWarmStandby(t *testing.T) {
 	}
 	_, source := onlyResource(t, pilot.primary, contract.TypeFileSystem)
 	assert.NotContains(t, props(source), "ReplicationConfiguration")
-	_, source = onlyResource(t, warm.primary, contract.TypeFileSystem)
+	sourceID, source := onlyResource(t, warm.primary, contract.TypeFileSystem)
 	assert.Equal(t, map[string]interface{}{"Destinations": []interface{}{map[string]interface{}{"FileSystemId": replicaFileSystem, "Region": osakaRegion}}},
 		props(source)["ReplicationConfiguration"])
+	// and the guard records both sides, so that ending the replication, or
+	// making a file system with data a replica, needs consent
+	assert.Equal(t, replicaFileSystem+"@"+osakaRegion, guardProps(t, warm.primary).Resources[sourceID].CreateOnly["ReplicationDestination"])
+	recoveryFiles, _ := onlyResource(t, warm.recovery, contract.TypeFileSystem)
+	assert.Equal(t, "DISABLED", guardProps(t, warm.recovery).Resources[recoveryFiles].CreateOnly["ReplicationOverwriteProtection"])
 	// AND the failover deploy makes the replica writeable, through the same
 	// function as the database's switch
 	replicaID, _ := onlyResource(t, warm.recovery, contract.TypeFileSystem)

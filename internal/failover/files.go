@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/restorable-cdk/restorable/internal/contract"
 )
@@ -46,6 +47,11 @@ func (h Handler) filesStep(p filesProps) step {
 		}
 		state := "replication overwrite protection " + string(protection)
 		if protection == efstypes.ReplicationOverwriteProtectionEnabled {
+			if !e.Requested && p.Mode == contract.ModeSwitchover {
+				// Writeable before this deploy ended the replication: nothing
+				// proves it holds the source's last changes.
+				return false, state, fmt.Errorf("restorable: %s is writeable already: its replication ended before this deploy, so a switchover cannot show that it holds every change of the source; check its content, then use failoverTo with allowDataLoss", p.FileSystem)
+			}
 			h.logf("%s is writeable", p.FileSystem)
 			return true, state, nil
 		}
@@ -68,18 +74,30 @@ func (h Handler) filesStep(p filesProps) step {
 		}
 		r := repl.Replications[0]
 		source := aws.ToString(r.SourceFileSystemId)
-		if p.Mode == contract.ModeSwitchover {
-			var last *time.Time
-			for _, d := range r.Destinations {
-				if aws.ToString(d.FileSystemId) == p.FileSystem {
-					if d.Status == efstypes.ReplicationStatusError {
-						return false, state, fmt.Errorf("restorable: the replication from %s to %s is in ERROR (%s), so a switchover cannot know the replica is complete; repair it, or fail over with allowDataLoss",
-							source, p.FileSystem, aws.ToString(d.StatusMessage))
-					}
-					last = d.LastReplicatedTimestamp
+		if arn := aws.ToString(r.SourceFileSystemArn); arn != "" {
+			// The API takes an ARN too, which names the source's region
+			// when the call is made from the replica's.
+			source = arn
+		}
+		var last *time.Time
+		var destStatus efstypes.ReplicationStatus
+		for _, d := range r.Destinations {
+			if aws.ToString(d.FileSystemId) == p.FileSystem {
+				last, destStatus = d.LastReplicatedTimestamp, d.Status
+				if d.Status == efstypes.ReplicationStatusError && p.Mode == contract.ModeSwitchover {
+					return false, state, fmt.Errorf("restorable: the replication from %s to %s is in ERROR (%s), so a switchover cannot know the replica is complete; repair it, or fail over with allowDataLoss",
+						source, p.FileSystem, aws.ToString(d.StatusMessage))
 				}
 			}
-			if last == nil || last.Before(started) {
+		}
+		if last == nil {
+			// allowDataLoss consents to the last minutes, not to a replica
+			// whose first copy never finished.
+			return false, state, fmt.Errorf("restorable: %s has never completed a replication from %s (status %s), so it may hold part of the files or none; restore the source's copy in the vault instead (docs/runbooks/region.md)", p.FileSystem, source, destStatus)
+		}
+		h.logf("%s last replicated %s (%s ago)", p.FileSystem, last.Format(time.RFC3339), h.now().Sub(*last).Round(time.Second))
+		if p.Mode == contract.ModeSwitchover {
+			if last.Before(started) {
 				return false, fmt.Sprintf("%s; waiting for the replica to have every change before %s (last replicated %v)", state, started.Format(time.RFC3339), last), nil
 			}
 		}
@@ -88,7 +106,7 @@ func (h Handler) filesStep(p filesProps) step {
 		}
 		mode := efstypes.DeletionModeAllConfigurations
 		_, err = h.EFS.DeleteReplicationConfiguration(ctx, &efs.DeleteReplicationConfigurationInput{SourceFileSystemId: aws.String(source), DeletionMode: mode})
-		if err != nil && p.Mode == contract.ModeFailover && !errors.As(err, &none) {
+		if err != nil && p.Mode == contract.ModeFailover && !errors.As(err, &none) && unreachable(err) {
 			h.logf("deleting the replication from %s on both sides: %v; the source's region is down, so only this side", source, err)
 			mode = efstypes.DeletionModeLocalConfigurationOnly
 			_, err = h.EFS.DeleteReplicationConfiguration(ctx, &efs.DeleteReplicationConfigurationInput{SourceFileSystemId: aws.String(source), DeletionMode: mode})
@@ -100,4 +118,19 @@ func (h Handler) filesStep(p filesProps) step {
 		h.logf("replication from %s to %s deleted (%s)", source, p.FileSystem, mode)
 		return false, state + "; the replication configuration is being deleted", nil
 	}
+}
+
+// unreachable reports whether a failed deletion of both sides may be the
+// source's region not answering, the one case for deleting this side only
+// (API_DeleteReplicationConfiguration.html, DeletionMode): not a refusal of
+// the caller (access, throttling, a deletion already under way).
+func unreachable(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "AccessDeniedException", "AccessDenied", "ThrottlingException", "Throttling", "BadRequest", "ValidationException", "IncorrectFileSystemLifeCycleState", "ConflictException", "FileSystemNotFound":
+			return false
+		}
+	}
+	return true
 }

@@ -19,6 +19,9 @@ import (
 const (
 	replicaFS = "fs-0a1b2c3d4e5f60718"
 	sourceFS  = "fs-08f7e6d5c4b3a2910"
+	// sourceArn is what the deletion names: the API takes an ARN, which
+	// names the source's region.
+	sourceArn = "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/" + sourceFS
 )
 
 // replication is an EFS replication from Tokyo into the recovery stack's
@@ -33,8 +36,9 @@ type replication struct {
 	lastReplicated time.Time
 	step           time.Duration
 	status         string
-	// sourceDown refuses a deletion on both sides.
-	sourceDown bool
+	// sourceDown refuses a deletion on both sides; denied refuses every
+	// deletion with AccessDenied; neverSynced has no completed sync.
+	sourceDown, denied, neverSynced bool
 	// writeableAfter is how many describes after the deletion the replica
 	// becomes writeable.
 	writeableAfter int
@@ -66,14 +70,21 @@ func newReplication(t *testing.T, w *world) *replication {
 				return awstest.JSONError(404, "ReplicationNotFound", "Replication configuration not found")
 			}
 			r.lastReplicated = r.lastReplicated.Add(r.step)
+			dest := map[string]interface{}{"FileSystemId": replicaFS, "Region": "ap-northeast-3", "Status": r.status,
+				"LastReplicatedTimestamp": float64(r.lastReplicated.Unix())}
+			if r.neverSynced {
+				delete(dest, "LastReplicatedTimestamp")
+			}
 			return awstest.JSON(map[string]interface{}{"Replications": []interface{}{map[string]interface{}{
 				"SourceFileSystemId": sourceFS, "SourceFileSystemRegion": "ap-northeast-1", "OriginalSourceFileSystemArn": "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/" + sourceFS,
 				"SourceFileSystemArn": "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/" + sourceFS, "CreationTime": 1.7e9,
-				"Destinations": []interface{}{map[string]interface{}{"FileSystemId": replicaFS, "Region": "ap-northeast-3", "Status": r.status,
-					"LastReplicatedTimestamp": float64(r.lastReplicated.Unix())}}}}})
-		case req.Operation == "DELETE /2015-02-01/file-systems/"+sourceFS+"/replication-configuration":
+				"Destinations": []interface{}{dest}}}})
+		case req.Operation == "DELETE /2015-02-01/file-systems/"+sourceArn+"/replication-configuration":
 			mode := req.Query.Get("deletionMode")
 			r.deletions = append(r.deletions, mode)
+			if r.denied {
+				return awstest.JSONError(403, "AccessDeniedException", "not authorized to perform elasticfilesystem:DeleteReplicationConfiguration")
+			}
 			if r.sourceDown && mode != "LOCAL_CONFIGURATION_ONLY" {
 				return awstest.JSONError(500, "InternalServerError", "Unable to reach the source Region")
 			}
@@ -130,7 +141,7 @@ func TestASwitchoverNeverDropsTheReplicationWhenTheSourceIsDown(t *testing.T) {
 	require.NoError(t, w.h.Handle(context.Background(), promote(contract.ModeSwitchover)))
 	require.Len(t, w.responses, 1)
 	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
-	assert.Contains(t, w.responses[0].Reason, "could not delete the replication from "+sourceFS+" to "+replicaFS+" (ALL_CONFIGURATIONS)")
+	assert.Contains(t, w.responses[0].Reason, "could not delete the replication from "+sourceArn+" to "+replicaFS+" (ALL_CONFIGURATIONS)")
 	assert.NotContains(t, r.deletions, "LOCAL_CONFIGURATION_ONLY", "a switchover never leaves the source's side behind")
 	assert.Equal(t, "REPLICATING", r.protection, "the replica stays read-only")
 }
@@ -151,6 +162,10 @@ func TestAWriteableReplicaIsLeftAlone(t *testing.T) {
 	r.protection, r.configured = "ENABLED", false
 	require.NoError(t, w.h.Handle(context.Background(), promote(contract.ModeFailover)))
 	assert.Equal(t, cfn.StatusSuccess, w.responses[0].Status)
+	// but a switchover cannot show it holds every change
+	require.NoError(t, w.h.Handle(context.Background(), promote(contract.ModeSwitchover)))
+	assert.Equal(t, cfn.StatusFailed, w.responses[1].Status)
+	assert.Contains(t, w.responses[1].Reason, "is writeable already: its replication ended before this deploy")
 	assert.Empty(t, r.deletions)
 	for _, op := range r.server.Operations() {
 		assert.False(t, strings.HasPrefix(op, "DELETE"), op)
@@ -176,3 +191,22 @@ func TestAReplicaThatNeverSyncsFailsWithinTheHour(t *testing.T) {
 }
 
 func jsonUnmarshal(raw []byte, v interface{}) error { return json.Unmarshal(raw, v) }
+
+func TestAFailoverRefusesAReplicaThatNeverSynced(t *testing.T) {
+	w := newWorld(t)
+	r := newReplication(t, w)
+	r.neverSynced = true
+	require.NoError(t, w.h.Handle(context.Background(), promote(contract.ModeFailover)))
+	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
+	assert.Contains(t, w.responses[0].Reason, "has never completed a replication")
+	assert.Empty(t, r.deletions)
+}
+
+func TestAFailoverDeletesOnlyBothSidesWhenItIsRefused(t *testing.T) {
+	w := newWorld(t)
+	r := newReplication(t, w)
+	r.denied = true
+	require.NoError(t, w.h.Handle(context.Background(), promote(contract.ModeFailover)))
+	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
+	assert.NotContains(t, r.deletions, "LOCAL_CONFIGURATION_ONLY", "an AccessDenied is no unreachable region")
+}

@@ -162,7 +162,11 @@ type Decision struct {
 //	create-only property changed               consent (an empty resource would replace it)
 func Decide(old, new Resource) Decision {
 	oldCreateOnly, detached := detach(old, new)
-	changes := Diff(oldCreateOnly, new.CreateOnly)
+	oldCreateOnly, newCreateOnly, replicationDanger := replication(new.Type, oldCreateOnly, new.CreateOnly)
+	changes := Diff(oldCreateOnly, newCreateOnly)
+	if replicationDanger != "" && len(changes) > 0 && onlyReplication(changes) && reflect.DeepEqual(old.Source, new.Source) {
+		return Decision{Verdict: NeedsConsent, Changes: changes, Danger: replicationDanger}
+	}
 	sourceChanged := !reflect.DeepEqual(old.Source, new.Source)
 	switch {
 	case !sourceChanged && len(changes) == 0 && detached:
@@ -215,6 +219,52 @@ func detach(old, new Resource) (map[string]interface{}, bool) {
 		}
 	}
 	return out, true
+}
+
+// replication drops what an EFS replication may change without consent
+// (starting to replicate a file system into a replica; protecting a former
+// replica again) and names the danger of the rest: a file system that
+// becomes a replica has its content replaced by the source's and turns
+// read-only (https://docs.aws.amazon.com/efs/latest/ug/replicate-existing-destination.html),
+// and a replication removed or pointed elsewhere leaves its replica behind,
+// stale, while DR counts on it.
+func replication(typ string, old, new map[string]interface{}) (map[string]interface{}, map[string]interface{}, string) {
+	if typ != contract.TypeFileSystem {
+		return old, new, ""
+	}
+	const protection, destination = "ReplicationOverwriteProtection", "ReplicationDestination"
+	o, n := map[string]interface{}{}, map[string]interface{}{}
+	for k, v := range old {
+		o[k] = v
+	}
+	for k, v := range new {
+		n[k] = v
+	}
+	if _, was := o[destination]; !was {
+		delete(n, destination)
+	}
+	if _, is := n[protection]; !is {
+		delete(o, protection)
+	}
+	var dangers []string
+	if _, was := o[protection]; !was {
+		if _, is := n[protection]; is {
+			dangers = append(dangers, "the file system becomes a replica (replication overwrite protection DISABLED): it turns read-only, and EFS replaces its content with the source's")
+		}
+	}
+	if d, was := o[destination]; was && !reflect.DeepEqual(d, n[destination]) {
+		dangers = append(dangers, fmt.Sprintf("its replication to %v ends or moves: that replica stops receiving changes, and a new destination's content is replaced", d))
+	}
+	return o, n, strings.Join(dangers, "; ")
+}
+
+func onlyReplication(changes []string) bool {
+	for _, c := range changes {
+		if !strings.HasPrefix(c, "ReplicationOverwriteProtection:") && !strings.HasPrefix(c, "ReplicationDestination:") {
+			return false
+		}
+	}
+	return true
 }
 
 // Diff lists the keys whose values differ between two property maps, as

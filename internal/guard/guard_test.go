@@ -33,6 +33,10 @@ func TestDecideEveryTransitionInBothDirections(t *testing.T) {
 	otherKey := with(createOnly, "KmsKeyId", "arn:aws:kms:ap-northeast-1:123456789012:key/2")
 	withDBName := with(createOnly, "DatabaseName", "app")
 	inGlobal := with(createOnly, "GlobalClusterIdentifier", "orders-global")
+	fsCreateOnly := map[string]interface{}{"Encrypted": "true"}
+	files := func(co map[string]interface{}) Resource {
+		return Resource{Path: "AppStack/Files", Type: contract.TypeFileSystem, Source: map[string]interface{}{}, CreateOnly: co}
+	}
 	tests := []struct {
 		name        string
 		old, new    Resource
@@ -64,6 +68,11 @@ func TestDecideEveryTransitionInBothDirections(t *testing.T) {
 		{"secondary detached", cluster(noSource, inGlobal), cluster(noSource, createOnly), NeedsConsent, "GlobalClusterIdentifier was removed: CloudFormation detaches the cluster from its global database (RemoveFromGlobalCluster) and keeps its data, but it then accepts writes"},
 		{"cluster joins a global database", cluster(noSource, createOnly), cluster(noSource, inGlobal), NeedsConsent, "GlobalClusterIdentifier: (not set) -> orders-global"},
 		{"secondary moved to another global database", cluster(noSource, inGlobal), cluster(noSource, with(createOnly, "GlobalClusterIdentifier", "other")), NeedsConsent, "GlobalClusterIdentifier: orders-global -> other"},
+		{"a file system becomes a replica", files(fsCreateOnly), files(with(fsCreateOnly, "ReplicationOverwriteProtection", "DISABLED")), NeedsConsent, "the file system becomes a replica (replication overwrite protection DISABLED): it turns read-only, and EFS replaces its content"},
+		{"a replica is protected again", files(with(fsCreateOnly, "ReplicationOverwriteProtection", "DISABLED")), files(fsCreateOnly), Allow, "neither"},
+		{"a file system starts replicating", files(fsCreateOnly), files(with(fsCreateOnly, "ReplicationDestination", "fs-0a1b2c3d@ap-northeast-3")), Allow, "neither"},
+		{"a replication ends", files(with(fsCreateOnly, "ReplicationDestination", "fs-0a1b2c3d@ap-northeast-3")), files(fsCreateOnly), NeedsConsent, "its replication to fs-0a1b2c3d@ap-northeast-3 ends or moves"},
+		{"a replication moves", files(with(fsCreateOnly, "ReplicationDestination", "fs-0a1b2c3d@ap-northeast-3")), files(with(fsCreateOnly, "ReplicationDestination", "fs-99999999@ap-northeast-3")), NeedsConsent, "ends or moves"},
 		{"secondary detached and key changed", cluster(noSource, inGlobal), cluster(noSource, otherKey), NeedsConsent, "KmsKeyId:"},
 	}
 	for _, tt := range tests {

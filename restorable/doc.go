@@ -16,6 +16,15 @@
 // unless the deploy names that resource, and which snapshots a cluster before
 // a risky change.
 //
+// For a lost region, AuroraClusterProps.Global puts a cluster into an Aurora
+// global database (a primary, and secondaries in other stacks and regions,
+// headless or with readers), and FileSystemProps.ReplicateTo and ReplicaOf
+// keep an EFS replica in the recovery stack. The writer moves with
+// `cdk deploy -c '<path>.switchoverTo=<region>'` (no data lost), or
+// `-c '<path>.failoverTo=<region>' -c '<path>.allowDataLoss=true'` when the
+// other region is down; the key goes to the resource that takes over
+// (docs/global.md).
+//
 // # Usage
 //
 // Read everything a construct takes from the context into its props, once,

@@ -238,14 +238,7 @@ func TestALongSwitchGoesOnInANewInvocationAndFailsWithinTheHour(t *testing.T) {
 	// GIVEN one that never finishes
 	w = newWorld(t)
 	w.polls = 1 << 20
-	e := event(contract.ModeSwitchover)
-	for i := 0; i < 10 && len(w.responses) == 0; i++ {
-		require.NoError(t, w.h.Handle(context.Background(), e))
-		if reqs := w.lambda.Requests(); len(reqs) > 0 {
-			e = Event{}
-			require.NoError(t, json.Unmarshal(reqs[len(reqs)-1].Body, &e))
-		}
-	}
+	w.untilAnswered(t, event(contract.ModeSwitchover))
 	// THEN it fails before CloudFormation's hour, and says so
 	require.Len(t, w.responses, 1)
 	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
@@ -291,4 +284,17 @@ func TestAPermanentRefusalFailsAfterTenMinutes(t *testing.T) {
 	assert.Contains(t, w.responses[0].Reason, "has refused the failover of orders-global to "+osaka+" for 10m0s with nothing under way")
 	assert.Less(t, len(w.starts()), 50)
 	assert.Equal(t, tokyo, w.writer)
+}
+
+// untilAnswered runs the event, then each continuation the function invokes,
+// until CloudFormation has an answer (at most ten invocations).
+func (w *world) untilAnswered(t *testing.T, e Event) {
+	t.Helper()
+	for i := 0; i < 10 && len(w.responses) == 0; i++ {
+		require.NoError(t, w.h.Handle(context.Background(), e))
+		if reqs := w.lambda.Requests(); len(reqs) > 0 {
+			e = Event{}
+			require.NoError(t, json.Unmarshal(reqs[len(reqs)-1].Body, &e))
+		}
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -91,7 +90,7 @@ type drillValidation struct {
 	scope                             constructs.Construct
 	drillRole, filesRole, machineRole awsiam.Role
 	logs                              awslogs.LogGroup
-	code                              awss3assets.Asset
+	code                              stagedHandler
 	specs                             []*drillSpec
 	// group is the drill's own security group, in the drilled resources'
 	// VPC: the copies and the files function are in it, and nothing else may
@@ -112,12 +111,12 @@ func (t *restoreTesting) drillValidationOf(p *Protection) *drillValidation {
 	t.drills = d
 	stack := awscdk.Stack_Of(t.scope)
 	d.logs = newLogGroup(d.scope, "Logs")
-	d.code = handlerS3Asset(d.scope, "Code")
+	d.code = handlerLocation(stack)
 	lambdaRole := func(id, description string) awsiam.Role {
 		r := awsiam.NewRole(d.scope, jsii.String(id), &awsiam.RoleProps{
 			AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil), Description: jsii.String(description),
 		})
-		r.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("WriteDrillLogs"),
+		r.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("WriteDrillLogs"),
 			Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: jsii.Strings(*d.logs.LogGroupArn())}))
 		return r
 	}
@@ -213,7 +212,7 @@ func (d *drillValidation) config(p *Protection) interface{} {
 	}
 	cfg := map[string]interface{}{
 		"stack": awscdk.Stack_Of(d.scope).StackName(), "validationWindowHours": d.t.validation,
-		"filesRoleArn": d.filesRole.RoleArn(), "codeBucket": d.code.S3BucketName(), "codeKey": d.code.S3ObjectKey(),
+		"filesRoleArn": d.filesRole.RoleArn(), "codeBucket": d.code.bucket, "codeKey": d.code.key,
 		"logGroup": d.logs.LogGroupName(), "resources": resources,
 	}
 	if p.alerts != nil {
@@ -276,7 +275,7 @@ func (d *drillValidation) definition(stack awscdk.Stack, p *Protection) string {
 				"Parameters": map[string]interface{}{
 					"FunctionName.$": "States.Format('" + contract.DrillFunctionPrefix + "{}', $.restoreJobId)",
 					"Role":           d.drillRole.RoleArn(), "Runtime": "provided.al2023", "Architectures": []string{"arm64"}, "Handler": "bootstrap",
-					"Code":    map[string]interface{}{"S3Bucket": d.code.S3BucketName(), "S3Key": d.code.S3ObjectKey()},
+					"Code":    map[string]interface{}{"S3Bucket": d.code.bucket, "S3Key": d.code.key},
 					"Timeout": 900, "MemorySize": 256,
 					"Description":   "restorable: validates one drill's copy; deleted when the drill ends",
 					"Environment":   map[string]interface{}{"Variables": map[string]string{contract.EnvHandler: contract.HandlerDrill}},
@@ -381,11 +380,11 @@ func (d *drillValidation) grantMachine(stack awscdk.Stack) {
 		{Sid: jsii.String("PassTheDrillRole"), Actions: jsii.Strings("iam:PassRole"), Resources: &[]*string{d.drillRole.RoleArn()},
 			Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"iam:PassedToService": "lambda.amazonaws.com"}}},
 		// CreateFunction reads the code with the caller's permissions.
-		{Sid: jsii.String("ReadTheCode"), Actions: jsii.Strings("s3:GetObject"), Resources: &[]*string{d.code.Bucket().ArnForObjects(d.code.S3ObjectKey())}},
+		{Sid: jsii.String("ReadTheCode"), Actions: jsii.Strings("s3:GetObject"), Resources: &[]*string{d.code.objectArn(stack)}},
 		// PutRestoreValidationResult supports no resource-level permission.
 		{Sid: jsii.String("ReportACreateFailure"), Actions: jsii.Strings("backup:PutRestoreValidationResult"), Resources: jsii.Strings("*")},
 	} {
-		d.machineRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		d.machineRole.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	suppressNag(d.machineRole, true,
 		nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
@@ -458,11 +457,11 @@ func (d *drillValidation) grantDrill(stack awscdk.Stack) {
 			Resources: jsii.Strings(filesFn)},
 		{Sid: jsii.String("PassTheFilesRole"), Actions: jsii.Strings("iam:PassRole"), Resources: &[]*string{d.filesRole.RoleArn()},
 			Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"iam:PassedToService": "lambda.amazonaws.com"}}},
-		{Sid: jsii.String("ReadTheCode"), Actions: jsii.Strings("s3:GetObject"), Resources: &[]*string{d.code.Bucket().ArnForObjects(d.code.S3ObjectKey())}},
+		{Sid: jsii.String("ReadTheCode"), Actions: jsii.Strings("s3:GetObject"), Resources: &[]*string{d.code.objectArn(stack)}},
 		{Sid: jsii.String("NeverTheLiveResources"), Effect: awsiam.Effect_DENY, Actions: jsii.Strings("rds:*", "rds-data:*", "elasticfilesystem:*", "secretsmanager:*"),
 			Resources: awscdk.Lazy_List(&lazyList{d.liveArns}, nil)},
 	} {
-		d.drillRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		d.drillRole.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	suppressNag(d.drillRole, true,
 		nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
@@ -487,7 +486,7 @@ func (d *drillValidation) grantFiles(stack awscdk.Stack) {
 		{Sid: jsii.String("NeverTheLiveResources"), Effect: awsiam.Effect_DENY, Actions: jsii.Strings("elasticfilesystem:*"),
 			Resources: awscdk.Lazy_List(&lazyList{d.liveArns}, nil)},
 	} {
-		d.filesRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		d.filesRole.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	suppressNag(d.filesRole, true,
 		nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},

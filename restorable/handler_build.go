@@ -13,12 +13,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
-
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
-	"github.com/aws/constructs-go/constructs/v10"
-	"github.com/aws/jsii-runtime-go"
 )
 
 // The Lambda handlers (the replacement guard, the EFS restore) are Go, built at
@@ -54,34 +48,6 @@ var handlerBuild struct {
 	once  sync.Once
 	asset handlerAsset
 	err   error
-}
-
-// handlerCode returns the Lambda code of the restorable handlers, building them
-// on first use in this process.
-func handlerCode() awslambda.Code {
-	handlerBuild.once.Do(func() {
-		handlerBuild.asset, handlerBuild.err = buildHandler()
-	})
-	if handlerBuild.err != nil {
-		panic(handlerBuild.err)
-	}
-	a := handlerBuild.asset
-	return awslambda.Code_FromAsset(jsii.String(a.dir), &awss3assets.AssetOptions{
-		AssetHash:     jsii.String(a.hash),
-		AssetHashType: awscdk.AssetHashType_CUSTOM,
-	})
-}
-
-// handlerS3Asset is the same built handler as an S3 asset of scope, for
-// functions that are created at run time rather than by the template (the
-// drill's): its bucket and key name the zip that handlerCode uploads too
-// (one asset, by its hash).
-func handlerS3Asset(scope constructs.Construct, id string) awss3assets.Asset {
-	handlerCode()
-	a := handlerBuild.asset
-	return awss3assets.NewAsset(scope, jsii.String(id), &awss3assets.AssetProps{
-		Path: jsii.String(a.dir), AssetHash: jsii.String(a.hash), AssetHashType: awscdk.AssetHashType_CUSTOM,
-	})
 }
 
 func buildHandler() (handlerAsset, error) {

@@ -37,7 +37,7 @@ func newHandlerFunction(scope constructs.Construct, id, handler string, o functi
 		Description: jsii.String(o.description),
 	})
 	logs := newLogGroup(scope, id+"Logs")
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("WriteOwnLogs"),
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
 		Resources: jsii.Strings(*logs.LogGroupArn()),
@@ -55,7 +55,7 @@ func newHandlerFunction(scope constructs.Construct, id, handler string, o functi
 		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:   awslambda.Architecture_ARM_64(),
 		Handler:        jsii.String("bootstrap"),
-		Code:           handlerCode(),
+		Code:           handlerCode(awscdk.Stack_Of(scope)),
 		Role:           role,
 		LogGroup:       logs,
 		MemorySize:     jsii.Number(memory),

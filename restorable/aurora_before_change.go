@@ -153,7 +153,7 @@ func (g *stackGuard) allowSnapshotsBeforeChange() {
 		{Sid: jsii.String("PruneSnapshotsBeforeAChange"), Actions: jsii.Strings("rds:DeleteDBClusterSnapshot"),
 			Resources: &[]*string{arn("cluster-snapshot:restorable-*")}, Conditions: tagged("aws:ResourceTag")},
 	} {
-		g.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		g.role.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	suppressNag(g.role, true, nagException{rule: nagWildcard,
 		appliesTo: []string{`/^Resource::arn:.+:rds:.+:(cluster:\*|cluster-snapshot:\*|cluster-snapshot:restorable-\*)$/`},

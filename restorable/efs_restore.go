@@ -147,7 +147,7 @@ func (r *fileSystemRestore) addMover(c *FileSystem, scope constructs.Construct, 
 		// file system's mount targets, and opens port 2049 to them.
 		filesystem: awslambda.FileSystem_FromEfsAccessPoint(r.rootAccessPoint, jsii.String(contract.MoverMountPath)),
 	})
-	r.moverRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	r.moverRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("MountTheRootAsRoot"),
 		Actions:   jsii.Strings("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"),
 		Resources: jsii.Strings(*c.fs.FileSystemArn()),
@@ -163,12 +163,12 @@ func (r *fileSystemRestore) addMover(c *FileSystem, scope constructs.Construct, 
 	// https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions),
 	// so they are scoped to this account and region, not to the VPC;
 	// DescribeNetworkInterfaces works only on "*".
-	r.moverRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	r.moverRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("VpcNetworkInterfaces"),
 		Actions:   jsii.Strings("ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"),
 		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("*"), ResourceName: jsii.String("*")})),
 	}))
-	r.moverRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	r.moverRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("DescribeNetworkInterfaces"),
 		Actions:   jsii.Strings("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"),
 		Resources: jsii.Strings("*"),
@@ -210,12 +210,12 @@ func (r *fileSystemRestore) addRestoreRole(c *FileSystem, scope constructs.Const
 		{Sid: jsii.String("GrantKeysToAWSServices"), Actions: jsii.Strings("kms:CreateGrant"), Resources: keys,
 			Conditions: &map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}},
 	} {
-		r.restoreRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		r.restoreRole.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	// The temporary file system AWS Backup creates is not known at synth, so
 	// the role restores into file-system/*; but never into a file system of a
 	// CloudFormation stack but this one.
-	r.restoreRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	r.restoreRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("NeverIntoAnotherStacksFileSystem"), Effect: awsiam.Effect_DENY,
 		Actions: jsii.Strings("elasticfilesystem:Restore"), NotResources: jsii.Strings(*c.fs.FileSystemArn()),
 		Conditions: &map[string]interface{}{"Null": map[string]interface{}{"aws:ResourceTag/aws:cloudformation:stack-id": "false"}},
@@ -262,7 +262,7 @@ func (r *fileSystemRestore) addTransfer(c *FileSystem, scope constructs.Construc
 	})
 	// Root access to the file system, over a mount target, to write files as
 	// their owners (https://docs.aws.amazon.com/datasync/latest/userguide/create-efs-location.html).
-	r.transfer.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	r.transfer.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("WriteAsRoot"),
 		Actions:    jsii.Strings("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"),
 		Resources:  jsii.Strings(*c.fs.FileSystemArn()),
@@ -299,7 +299,7 @@ func (r *fileSystemRestore) addCleaner(c *FileSystem, scope constructs.Construct
 		{Sid: jsii.String("DeleteOnlyTaggedTransfers"), Actions: jsii.Strings("datasync:DeleteTask", "datasync:DeleteLocation"),
 			Resources: jsii.Strings(slash("datasync", "task"), slash("datasync", "location")), Conditions: &tagged},
 	} {
-		r.cleanerRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		r.cleanerRole.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	suppressNag(r.cleanerRole, true, nagException{rule: nagWildcard,
 		appliesTo: []string{`/^Resource::arn:.+:(elasticfilesystem:.+:file-system|datasync:.+:(task|location))\/\*$/`},

@@ -138,7 +138,7 @@ func newStackGuard(stack awscdk.Stack) *stackGuard {
 		{Sid: jsii.String("CompareLiveGlobalDatabases"), Actions: jsii.Strings("rds:DescribeGlobalClusters"), Resources: &[]*string{stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("rds"), Region: jsii.String(""), Resource: jsii.String("global-cluster:*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})}},
 	} {
-		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		role.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	suppressNag(role, true, nagException{rule: nagWildcard,
 		appliesTo: []string{`/^Resource::arn:.+:(rds|elasticfilesystem|backup):.*:(cluster:\*|file-system\/\*|backup-vault:\*|global-cluster:\*)$/`},

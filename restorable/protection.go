@@ -331,7 +331,7 @@ func (p *Protection) newRole() awsiam.Role {
 				map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}))
 	}
 	for _, s := range statements {
-		role.AddToPrincipalPolicy(s)
+		role.AddToPolicy(s)
 	}
 	suppressNag(role, true,
 		nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},

@@ -192,7 +192,7 @@ func (g *stackGuard) probe(t *targets, arn *string) {
 		// it only lists.
 		{Sid: jsii.String("ProbeRecoveryPoints"), Actions: jsii.Strings("backup:ListRecoveryPointsByResource"), Resources: jsii.Strings("*")},
 	} {
-		g.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		g.role.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	suppressNag(g.role, true, nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
 		reason: "backup:ListRecoveryPointsByResource supports no resource-level permission; the probe lists the recovery points of the stack's resources to measure their age (RPO)."})

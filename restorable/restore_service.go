@@ -84,7 +84,7 @@ func newRestoreService(stack awscdk.Stack) *restoreService {
 		// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbackup.html).
 		{Sid: jsii.String("FollowRestoreJobs"), Actions: jsii.Strings("backup:DescribeRestoreJob", "backup:ListBackupVaults"), Resources: jsii.Strings("*")},
 	} {
-		s.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		s.role.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	s.policy = s.role.Node().TryFindChild(jsii.String("DefaultPolicy")).Node().DefaultChild().(awscdk.CfnResource)
 	suppressNag(s.role, true, nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
@@ -216,7 +216,7 @@ func (s *restoreService) grantRestore(c *FileSystem, r *fileSystemRestore) {
 			Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"iam:AWSServiceName": "datasync.amazonaws.com"}}},
 	}
 	for _, st := range statements {
-		s.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		s.role.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 }
 

@@ -214,7 +214,7 @@ func (t *restoreTesting) newRole() awsiam.Role {
 		{Sid: jsii.String("GrantKeysToAWSServices"), Actions: jsii.Strings("kms:CreateGrant"), Resources: jsii.Strings(arn("kms", "key/*")),
 			Conditions: &map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}},
 	} {
-		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		role.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	suppressNag(role, true,
 		nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},

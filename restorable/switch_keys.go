@@ -87,7 +87,7 @@ func addSwitch(scope constructs.Construct, s switchSpec) awscdk.CustomResource {
 	stack := awscdk.Stack_Of(scope)
 	for _, st := range append(s.statements, &awsiam.PolicyStatementProps{Sid: jsii.String("ReadOwnStack"),
 		Actions: jsii.Strings("cloudformation:DescribeStacks"), Resources: jsii.Strings(*stack.StackId())}) {
-		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
+		role.AddToPolicy(awsiam.NewPolicyStatement(st))
 	}
 	// Its own ARN, in a policy of its own: the function does not wait for
 	// it, so the ARN does not depend on itself; the switch does.

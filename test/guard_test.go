@@ -37,11 +37,14 @@ func guardProps(t *testing.T, tmpl map[string]interface{}) guard.Props {
 
 func TestTheStacksGuard(t *testing.T) {
 	// GIVEN a stack with a restorable cluster, a restorable file system (which
-	// joins the stack's protection, and so its vault), and a plain cluster
+	// joins the stack's protection, and so its vault), a plain cluster, and a
+	// file system written as a bare awscdk.CfnResource
 	stack, _ := newCluster(t, nil, func(stack awscdk.Stack, p *restorable.AuroraClusterProps) {
 		restorable.NewFileSystem(stack, jsii.String("Files"), &restorable.FileSystemProps{FileSystemProps: awsefs.FileSystemProps{Vpc: p.Vpc}})
 		awsrds.NewDatabaseCluster(stack, jsii.String("Legacy"), &awsrds.DatabaseClusterProps{Engine: p.Engine, Vpc: p.Vpc,
 			Writer: awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil)})
+		awscdk.NewCfnResource(stack, jsii.String("RawFiles"), &awscdk.CfnResourceProps{Type: jsii.String(contract.TypeFileSystem)})
+		awsefs.NewFileSystem(stack, jsii.String("LegacyFiles"), &awsefs.FileSystemProps{Vpc: p.Vpc})
 	})
 	tmpl := templateJSON(t, stack)
 	guardID, g := onlyResource(t, tmpl, restorable.GuardResourceType)
@@ -50,10 +53,12 @@ func TestTheStacksGuard(t *testing.T) {
 	vaultID, vault := byPath(t, tmpl, "AppStack/RestorableProtection/Vault")
 	airGapID, _ := byPath(t, tmpl, "AppStack/RestorableProtection/AirGap/Vault")
 	legacyID, legacy := byPath(t, tmpl, "AppStack/Legacy")
+	rawID, _ := byPath(t, tmpl, "AppStack/RawFiles")
+	legacyFilesID, _ := byPath(t, tmpl, "AppStack/LegacyFiles")
 	p := guardProps(t, tmpl)
 
 	t.Run("one entry per guarded resource, by logical ID", func(t *testing.T) {
-		require.Len(t, p.Resources, 5, "the cluster, the file system, the vault, the air-gapped vault, the plain cluster")
+		require.Len(t, p.Resources, 6, "the cluster, the file system, the vault, the air-gapped vault, the plain cluster, the plain file system")
 		assert.Equal(t, "AppStack/Database", p.Resources[clusterID].Path)
 		assert.Equal(t, contract.TypeDBCluster, p.Resources[clusterID].Type)
 		assert.Equal(t, "AppStack/Files", p.Resources[filesID].Path)
@@ -72,8 +77,8 @@ func TestTheStacksGuard(t *testing.T) {
 		assert.Equal(t, "AppStack", p.Stack)
 		assert.Empty(t, p.Consent)
 	})
-	t.Run("the template's every resource of a guarded type, restorable's or not", func(t *testing.T) {
-		assert.Equal(t, map[string]bool{clusterID: true, filesID: true, vaultID: true, airGapID: true, legacyID: true}, p.Present)
+	t.Run("the template's every resource of a guarded type, restorable's or not, an L1 class or a bare CfnResource", func(t *testing.T) {
+		assert.Equal(t, map[string]bool{clusterID: true, filesID: true, vaultID: true, airGapID: true, legacyID: true, rawID: true, legacyFilesID: true}, p.Present)
 	})
 	t.Run("the plain cluster is guarded too, as plain", func(t *testing.T) {
 		l := p.Resources[legacyID]

@@ -19,7 +19,7 @@ import (
 
 func TestANewCluster(t *testing.T) {
 	// GIVEN a restorable cluster with no restore source
-	stack, db := newCluster(t, nil)
+	stack, db := newCluster(t, nil, cfnValidated)
 	// WHEN the stack is synthesized
 	tmpl := templateJSON(t, stack)
 	clusterID, cluster := byPath(t, tmpl, "AppStack/Database/Default")
@@ -74,7 +74,7 @@ func TestANewCluster(t *testing.T) {
 			a.HasNoWarning(jsii.String("*"), assertions.Match_AnyValue())
 			a.HasNoError(jsii.String("*"), assertions.Match_AnyValue())
 		})
-		assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), "CloudFormation Validate"))
+		assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), cfnValidateName))
 	})
 	t.Run("the report says what a deploy does", func(t *testing.T) {
 		var b bytes.Buffer
@@ -118,7 +118,7 @@ func TestEveryRestoreModeRestoresTheSameClusterResource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stack, db := newCluster(t, tt.ctx)
+			stack, db := newCluster(t, tt.ctx, cfnValidated)
 			tmpl := templateJSON(t, stack)
 			id, cluster := byPath(t, tmpl, "AppStack/Database/Default")
 			// The same logical ID: a restore is an update of the stack.
@@ -142,7 +142,7 @@ func TestEveryRestoreModeRestoresTheSameClusterResource(t *testing.T) {
 				a.HasWarning(jsii.String("/AppStack/Database"), assertions.Match_StringLikeRegexp(jsii.String(`keep this restore source in cdk.json .*an empty DB cluster is created, and the original DB cluster is deleted`)))
 				a.HasNoWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("Generated credentials will not be applied")))
 			})
-			assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), "CloudFormation Validate"))
+			assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), cfnValidateName))
 			// Only the cluster and its entry in the guard change.
 			for _, c := range templateChanges(fresh, tmpl) {
 				assert.True(t, strings.HasPrefix(c, freshID+".Properties.") || strings.HasPrefix(c, guardIDOf(t, tmpl)+".Properties.Resources."+freshID+"."), c)
@@ -226,7 +226,7 @@ func TestUserSettingsOverrideDefaults(t *testing.T) {
 func TestOwnSecretIsReappliedOnRestore(t *testing.T) {
 	build := func(ctx map[string]string) (awscdk.Stack, *restorable.AuroraCluster, awssecretsmanager.Secret) {
 		var secret awssecretsmanager.Secret
-		stack, db := newCluster(t, ctx, func(stack awscdk.Stack, p *restorable.AuroraClusterProps) {
+		stack, db := newCluster(t, ctx, cfnValidated, func(stack awscdk.Stack, p *restorable.AuroraClusterProps) {
 			secret = awssecretsmanager.NewSecret(stack, jsii.String("DbSecret"), &awssecretsmanager.SecretProps{
 				GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 					SecretStringTemplate: jsii.String(`{"username":"app"}`),
@@ -253,7 +253,7 @@ func TestOwnSecretIsReappliedOnRestore(t *testing.T) {
 	assert.Equal(t, restoredStack.Resolve(secret.SecretArn()), restoredStack.Resolve(restoredDB.Secret().SecretArn()))
 	ids, _ := resourcesOfType(t, tmpl, "AWS::SecretsManager::Secret")
 	assert.Len(t, ids, 1, "no second secret")
-	assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(restoredStack).Outdir(), "CloudFormation Validate"))
+	assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(restoredStack).Outdir(), cfnValidateName))
 }
 
 func TestALogRetentionHasOneScopedRolePerStack(t *testing.T) {

@@ -70,7 +70,15 @@ func selected(prefix string) bool {
 }
 
 // runCDKIn runs the CDK CLI in the repository root, without a *testing.T.
-func runCDKIn(args ...string) command {
+func runCDKIn(args ...string) command { return runCDKEnv(nil, args...) }
+
+// noValidation turns off the CloudFormation validation that the app runs in
+// every synth (about 4 s of a process's time), for the commands whose tests
+// read the change set, not the validation report.
+var noValidation = []string{"CDK_VALIDATION=false"}
+
+// runCDKEnv is runCDKIn with more environment variables.
+func runCDKEnv(env []string, args ...string) command {
 	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		return command{err: err}
@@ -84,6 +92,7 @@ func runCDKIn(args ...string) command {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"CDK_DEFAULT_ACCOUNT=", "CDK_DEFAULT_REGION=",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()

@@ -93,13 +93,23 @@ func changesOf(changes []string, logicalID string) []string {
 	return out
 }
 
+// cfnValidateName is the CDK's CloudFormation validation plugin as the report
+// names it.
+const cfnValidateName = "CloudFormation Validate"
+
 // validationViolations reads validation-report.json from a cloud assembly and
 // returns "<plugin>: <rule>: <description> at <construct>" for each violation of
 // the given plugin.
 func validationViolations(t *testing.T, outdir, plugin string) []string {
 	t.Helper()
+	if _, ok := validatedDirs.Load(filepath.Clean(outdir)); plugin == cfnValidateName && !ok {
+		require.FailNow(t, "CloudFormation validation did not run on "+outdir, "register it before the synth (cfnValidated, validateApp)")
+	}
 	raw, err := os.ReadFile(filepath.Join(outdir, "validation-report.json"))
-	require.NoError(t, err, "the synth writes validation-report.json")
+	// The synth writes the report when a plugin ran (and lists only the
+	// plugins that found something); in this binary an app validates only
+	// when its test registers the plugin (cfnValidated).
+	require.NoError(t, err, "the synth writes validation-report.json when a validation plugin ran: register it before the synth (cfnValidated)")
 	var report struct {
 		PluginReports []struct {
 			PluginName string `json:"pluginName"`

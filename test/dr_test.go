@@ -57,7 +57,9 @@ func drTemplates(t *testing.T, context map[string]string) drSynth {
 	outdir, err := os.MkdirTemp(scratch, "dr-")
 	require.NoError(t, err)
 	// The context key strategy picks the strategy, as the example's command does.
-	a, err := dr.New(cdkJSONApp(t, context, outdir), &dr.Props{Account: jsii.String(drAccount), Strategy: dr.Strategy(context["strategy"]),
+	app := cdkJSONApp(t, context, outdir)
+	validateApp(app)
+	a, err := dr.New(app, &dr.Props{Account: jsii.String(drAccount), Strategy: dr.Strategy(context["strategy"]),
 		ReplicaFileSystemId: context["replicaFileSystemId"]})
 	require.NoError(t, err)
 	s := drSynth{app: a, vault: templateJSON(t, a.Vault), primary: templateJSON(t, a.Primary.Stack), recovery: templateJSON(t, a.Recovery.Stack), outdir: outdir}
@@ -89,7 +91,7 @@ func TestTheDRExample(t *testing.T) {
 		assert.Equal(t, "ap-northeast-1", *a.Primary.Stack.Region())
 		assert.Equal(t, "ap-northeast-3", *a.Recovery.Stack.Region())
 		assert.Contains(t, manifestDependencies(t, s.outdir, "RedminePrimary"), "RedmineDrVault")
-		assert.Empty(t, validationViolations(t, s.outdir, "CloudFormation Validate"))
+		assert.Empty(t, validationViolations(t, s.outdir, cfnValidateName))
 	})
 	t.Run("the recovery vault is named, kept, guarded, locked in governance mode, and only break-glass can loosen it", func(t *testing.T) {
 		vaultID, v := onlyResource(t, s.vault, "AWS::Backup::BackupVault")
@@ -200,7 +202,7 @@ func TestARestoreInTheRecoveryRegionUsesTheCopies(t *testing.T) {
 	for _, c := range templateChanges(before.recovery, restored) {
 		assert.NotRegexp(t, `^[-+]?DatabaseStable(Reader)?Endpoint`, c)
 	}
-	assert.Empty(t, validationViolations(t, after.outdir, "CloudFormation Validate"))
+	assert.Empty(t, validationViolations(t, after.outdir, cfnValidateName))
 }
 
 func TestTheBareKeysAreRefusedInTheDRApp(t *testing.T) {

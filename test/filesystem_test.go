@@ -22,7 +22,7 @@ func TestAFileSystemAtRest(t *testing.T) {
 	// GIVEN a restorable file system with no restore, and a task role granted
 	// read and write
 	var role awsiam.Role
-	stack, files := newFiles(t, nil, func(stack awscdk.Stack, _ *restorable.FileSystemProps) {
+	stack, files := newFiles(t, nil, cfnValidated, func(stack awscdk.Stack, _ *restorable.FileSystemProps) {
 		role = awsiam.NewRole(stack, jsii.String("Task"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)})
 	})
 	files.GrantReadWrite(role)
@@ -86,13 +86,13 @@ func TestAFileSystemAtRest(t *testing.T) {
 		outputs := tmpl["Outputs"].(map[string]interface{})
 		assert.Equal(t, map[string]interface{}{"Ref": fsID}, outputs["FilesFileSystemId"].(map[string]interface{})["Value"])
 		assert.Contains(t, fmtJSON(outputs["FilesListRecoveryPointsCommand"]), "aws backup list-recovery-points-by-resource --resource-arn ")
-		assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), "CloudFormation Validate"))
+		assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), cfnValidateName))
 	})
 }
 
 func TestAFileSystemRestore(t *testing.T) {
 	// GIVEN the file system restoring a recovery point
-	stack, _ := newFiles(t, map[string]string{"efsRecoveryPointArn": efsRecoveryPoint})
+	stack, _ := newFiles(t, map[string]string{"efsRecoveryPointArn": efsRecoveryPoint}, cfnValidated)
 	tmpl := templateJSON(t, stack)
 	fsID, fs := byPath(t, tmpl, "AppStack/Files/Default")
 	guardID := guardIDOf(t, tmpl)
@@ -227,7 +227,7 @@ func TestAFileSystemRestore(t *testing.T) {
 			assertions.Annotations_FromStack(stack).HasWarning(jsii.String("/AppStack/Files"), assertions.Match_StringLikeRegexp(jsii.String(
 				`.*restoring recovery point `+efsRecoveryPoint+` into this file system, inside this deploy \(up to 12 hours\).*Stop the writers.*`)))
 		})
-		assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), "CloudFormation Validate"))
+		assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), cfnValidateName))
 	})
 	t.Run("the same recovery point again changes nothing; another one gets a new wait", func(t *testing.T) {
 		again := templateJSON(t, first(newFiles(t, map[string]string{"efsRecoveryPointArn": efsRecoveryPoint})))

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/require"
 
@@ -62,12 +64,52 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	flag.Parse()
+	startKernelWithoutDefaultValidation()
 	startBackground()
 	code := m.Run()
 	jsii.Close()
 	os.RemoveAll(scratch)
 	os.Exit(code)
 }
+
+// startKernelWithoutDefaultValidation starts the jsii kernel with
+// CDK_VALIDATION=false, which turns off the CloudFormation validation that
+// every synth runs by default (aws-cdk-lib's core/lib/private/
+// synthesis-validation.js reads the variable), and then clears the variable so
+// that the processes the tests start (the CDK CLI, the example's binary, the
+// consumer module) validate as a user's would. The apps whose tests read the
+// validation report register the same plugin explicitly (cfnValidated), one
+// engine for the whole binary: validating every app took 20 to 45 s of the
+// package's time (issue 24).
+func startKernelWithoutDefaultValidation() {
+	old, had := os.LookupEnv("CDK_VALIDATION")
+	os.Setenv("CDK_VALIDATION", "false")
+	awscdk.Token_IsUnresolved(jsii.String("starts the kernel"))
+	if had {
+		os.Setenv("CDK_VALIDATION", old)
+	} else {
+		os.Unsetenv("CDK_VALIDATION")
+	}
+}
+
+var cfnValidatePlugin = sync.OnceValue(func() awscdk.CloudFormationValidatePlugin { return awscdk.NewCloudFormationValidatePlugin(nil) })
+
+// cfnValidated registers CloudFormation validation on stack's app, for a test
+// that reads validationViolations; it has the signature of newCluster's and
+// newFiles's tweaks.
+func cfnValidated[P any](stack awscdk.Stack, _ *P) { validateApp(stack.Node().Root()) }
+
+func validateApp(app constructs.IConstruct) {
+	awscdk.Validations_Of(app).AddPlugins(cfnValidatePlugin())
+	validatedDirs.Store(filepath.Clean(*app.(awscdk.Stage).Outdir()), true)
+}
+
+// validatedDirs are the cloud assemblies whose synth ran CloudFormation
+// validation: the apps given to validateApp, and the CDK CLI's runs with
+// validation on. The report lists only the plugins that found something, so
+// an empty list from an assembly not in here would be a pass that cannot
+// fail; validationViolations refuses it.
+var validatedDirs sync.Map
 
 // appContext is the context every test app starts from: what the CDK CLI
 // passes (construct paths in the template's metadata), plus ctx.

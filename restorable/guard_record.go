@@ -124,8 +124,10 @@ func recordGuards(app awscdk.App, path string, rec guardRecord) error {
 func topLevelStacks(scope constructs.IConstruct) []awscdk.Stack {
 	var out []awscdk.Stack
 	for _, child := range *scope.Node().Children() {
-		if *awscdk.Stack_IsStack(child) {
-			out = append(out, child.(awscdk.Stack))
+		// The Go proxy of a stack is an awscdk.Stack (the assertion asks the
+		// kernel nothing, where Stack_IsStack is a round trip per construct).
+		if s, ok := child.(awscdk.Stack); ok {
+			out = append(out, s)
 			continue
 		}
 		out = append(out, topLevelStacks(child)...)

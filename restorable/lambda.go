@@ -50,12 +50,13 @@ func newHandlerFunction(scope constructs.Construct, id, handler string, o functi
 	if memory == 0 {
 		memory = 256
 	}
+	code := handlerCode(awscdk.Stack_Of(scope))
 	fn := awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
 		Description:    jsii.String(o.description),
 		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:   awslambda.Architecture_ARM_64(),
 		Handler:        jsii.String("bootstrap"),
-		Code:           handlerCode(awscdk.Stack_Of(scope)),
+		Code:           code,
 		Role:           role,
 		LogGroup:       logs,
 		MemorySize:     jsii.Number(memory),
@@ -66,6 +67,7 @@ func newHandlerFunction(scope constructs.Construct, id, handler string, o functi
 		SecurityGroups: ptrSlice(o.securityGroups),
 		Filesystem:     o.filesystem,
 	})
+	code.addAssetMetadata(fn)
 	return fn, role
 }
 

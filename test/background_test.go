@@ -91,6 +91,9 @@ func runCDKEnv(env []string, args ...string) command {
 		// No AWS account: keep the CLI from probing for credentials.
 		"AWS_EC2_METADATA_DISABLED=true",
 		"CDK_DEFAULT_ACCOUNT=", "CDK_DEFAULT_REGION=",
+		// Validation on (empty is on), whatever the test binary inherited:
+		// the chain counts these assemblies as validated (validatedDirs).
+		"CDK_VALIDATION=",
 	)
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -145,6 +146,10 @@ func controlTowerFindings(t *testing.T, templates map[string]map[string]interfac
 // second core while the tests that follow synthesize on the first, and the
 // Control Tower test, in a file that sorts last, reads their results.
 type controlTowerRun struct {
+	running  sync.WaitGroup
+	once     sync.Once
+	found    map[string][]string
+	counts   findingCounts
 	shared   map[string][]string
 	distinct map[string]map[string]interface{}
 	files    map[string]string
@@ -222,7 +227,9 @@ func startControlTower(t *testing.T, templates map[string]map[string]interface{}
 	run := &controlTowerRun{shared: shared, distinct: distinct, files: files, modes: len(templates),
 		results: make(chan controlTowerResult, len(rules)), sets: len(rules)}
 	for _, set := range rules {
+		run.running.Add(1)
 		go func(set string) {
+			defer run.running.Done()
 			cmd := exec.Command(guard, "validate", "--rules", set, "--data", dir, "--output-format", "json", "--show-summary", "none", "--structured")
 			out, err := cmd.Output()
 			// cfn-guard exits 19 when a rule fails, 0 when none does.
@@ -240,6 +247,23 @@ func startControlTower(t *testing.T, templates map[string]map[string]interface{}
 // each failure on a resource restorable creates, with the modes where it
 // fires.
 func (run *controlTowerRun) findings(t *testing.T) (map[string][]string, findingCounts) {
+	t.Helper()
+	// Read once (go test -count=2 runs the test again on the same run).
+	run.once.Do(func() { run.found, run.counts = run.collect(t) })
+	require.NotNil(t, run.found, "cfn-guard's results were read by an earlier run that failed")
+	return run.found, run.counts
+}
+
+// waitForControlTower waits for cfn-guard's processes, if a test started
+// them, so that TestMain removes scratch only after they have read it (a test
+// selected alone, or -failfast, may start them and never read the results).
+func waitForControlTower() {
+	if controlTowerStarted != nil {
+		controlTowerStarted.running.Wait()
+	}
+}
+
+func (run *controlTowerRun) collect(t *testing.T) (map[string][]string, findingCounts) {
 	t.Helper()
 	shared, distinct, files := run.shared, run.distinct, run.files
 	var reports []struct {

@@ -57,9 +57,7 @@ func drTemplates(t *testing.T, context map[string]string) drSynth {
 	outdir, err := os.MkdirTemp(scratch, "dr-")
 	require.NoError(t, err)
 	// The context key strategy picks the strategy, as the example's command does.
-	app := cdkJSONApp(t, context, outdir)
-	validateApp(app)
-	a, err := dr.New(app, &dr.Props{Account: jsii.String(drAccount), Strategy: dr.Strategy(context["strategy"]),
+	a, err := dr.New(cdkJSONApp(t, context, outdir), &dr.Props{Account: jsii.String(drAccount), Strategy: dr.Strategy(context["strategy"]),
 		ReplicaFileSystemId: context["replicaFileSystemId"]})
 	require.NoError(t, err)
 	s := drSynth{app: a, vault: templateJSON(t, a.Vault), primary: templateJSON(t, a.Primary.Stack), recovery: templateJSON(t, a.Recovery.Stack), outdir: outdir}

@@ -61,6 +61,14 @@ func TestAnIdleStackCarriesOnlyTheGuard(t *testing.T) {
 // file system) as `cdk synth` does, one process per synth, alternating the
 // plain-L2 and restorable versions, and reports each median and their ratio.
 // `make bench` runs it.
+func rounded(d []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(d))
+	for i, v := range d {
+		out[i] = v.Round(10 * time.Millisecond)
+	}
+	return out
+}
+
 func BenchmarkWholeProcessSynth(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "footprint")
 	root, err := filepath.Abs(repoRoot)
@@ -95,7 +103,9 @@ func BenchmarkWholeProcessSynth(b *testing.B) {
 		b.ReportMetric(float64(mp.Milliseconds()), "plain-ms")
 		b.ReportMetric(float64(mr.Milliseconds()), "restorable-ms")
 		b.ReportMetric(float64(mr)/float64(mp), "ratio")
-		b.Logf("median of %d whole-process synths: plain %v, restorable %v, ratio %.2f", pairs, mp.Round(time.Millisecond), mr.Round(time.Millisecond),
+		b.Logf("median of %d whole-process synths: plain %v, restorable %v, ratio %.3f", pairs, mp.Round(time.Millisecond), mr.Round(time.Millisecond),
 			float64(mr)/float64(mp))
+		// The spread, for a reader who compares two runs on a shared machine.
+		b.Logf("plain %v; restorable %v", rounded(plain), rounded(rest))
 	}
 }

@@ -68,6 +68,7 @@ func TestMain(m *testing.M) {
 	startBackground()
 	code := m.Run()
 	jsii.Close()
+	waitForControlTower()
 	os.RemoveAll(scratch)
 	os.Exit(code)
 }
@@ -257,7 +258,12 @@ func cdkJSONApp(t *testing.T, context map[string]string, outdir string) awscdk.A
 	for k, v := range cdkJSONContext(t) {
 		ctx[k] = v
 	}
-	return awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &ctx})
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &ctx})
+	// cdk.json turns validation errors into synth errors
+	// (@aws-cdk/core:validateAgainstDefaultRules), as a user's synth of the
+	// example does: every mode of the example and the DR example validates.
+	validateApp(app)
+	return app
 }
 
 // resourcesOfType returns the logical IDs and resources of the given type, sorted

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restorable-cdk/restorable/internal/contract"
 	"github.com/restorable-cdk/restorable/restorable"
 )
 
@@ -97,6 +98,41 @@ func TestCLISynthesizesTheExample(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(report), `"AwsSolutions-RDS2"`)
 	assert.NotContains(t, string(report), "Non-Compliant")
+	// The guard's code is an asset of the assembly that `cdk deploy`
+	// publishes: the manifest names a directory holding an executable
+	// bootstrap, zipped, at the key the function names, and the function
+	// carries the asset metadata SAM reads.
+	tmpl := cliTemplate(t, dir)
+	guardFns := functionsWithHandler(tmpl, contract.HandlerGuard)
+	require.Len(t, guardFns, 1)
+	_, fn := resourceByID(t, tmpl, guardFns[0])
+	key := props(fn)["Code"].(map[string]interface{})["S3Key"].(string)
+	raw, err := os.ReadFile(filepath.Join(dir, "RedmineStack.assets.json"))
+	require.NoError(t, err)
+	var assets struct {
+		Files map[string]struct {
+			Source struct {
+				Path      string `json:"path"`
+				Packaging string `json:"packaging"`
+			} `json:"source"`
+			Destinations map[string]struct {
+				ObjectKey string `json:"objectKey"`
+			} `json:"destinations"`
+		} `json:"files"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &assets))
+	asset, ok := assets.Files[strings.TrimSuffix(key, ".zip")]
+	require.True(t, ok, "the assets manifest lists the guard's code %s", key)
+	assert.Equal(t, "zip", asset.Source.Packaging)
+	for _, d := range asset.Destinations {
+		assert.Equal(t, key, d.ObjectKey)
+	}
+	info, err := os.Stat(filepath.Join(dir, asset.Source.Path, "bootstrap"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o755), info.Mode().Perm())
+	meta := fn["Metadata"].(map[string]interface{})
+	assert.Equal(t, asset.Source.Path, meta["aws:asset:path"])
+	assert.Equal(t, "Code", meta["aws:asset:property"])
 }
 
 // replacedResources parses `cdk diff` output into the types of the resources it

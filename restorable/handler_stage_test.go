@@ -1,0 +1,74 @@
+package restorable
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeHandler is a handler directory with a small bootstrap, and its hash.
+func fakeHandler(t *testing.T, content string) handlerAsset {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bootstrap")
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o755))
+	hash, err := fileSHA256(path)
+	require.NoError(t, err)
+	return handlerAsset{dir: dir, hash: hash}
+}
+
+func TestTheHandlerIsStagedWholeAndExecutable(t *testing.T) {
+	a := fakeHandler(t, "#!/bin/sh\necho handler\n")
+	out := t.TempDir()
+	// A hardened runner's umask would take the execute bits from a copy.
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+
+	t.Run("a copy named by the asset hash, whose bootstrap Lambda can run", func(t *testing.T) {
+		dir, err := stageHandlerDir(a, out)
+		require.NoError(t, err)
+		assert.Equal(t, filepath.Join(out, "asset."+assetHash(a)), dir)
+		info, err := os.Stat(filepath.Join(dir, "bootstrap"))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o755), info.Mode().Perm())
+		got, err := fileSHA256(filepath.Join(dir, "bootstrap"))
+		require.NoError(t, err)
+		assert.Equal(t, a.hash, got)
+	})
+	t.Run("a second synth into the same assembly keeps the copy", func(t *testing.T) {
+		dir := filepath.Join(out, "asset."+assetHash(a))
+		marker := filepath.Join(dir, "kept")
+		require.NoError(t, os.WriteFile(marker, nil, 0o644))
+		_, err := stageHandlerDir(a, out)
+		require.NoError(t, err)
+		assert.FileExists(t, marker)
+	})
+	t.Run("a partial copy is replaced, and old temporary copies are removed", func(t *testing.T) {
+		b := fakeHandler(t, "#!/bin/sh\necho other\n")
+		dir := filepath.Join(out, "asset."+assetHash(b))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\necho"), 0o755))
+		stale := filepath.Join(out, ".asset."+assetHash(b)+".123")
+		fresh := filepath.Join(out, ".asset."+assetHash(b)+".456")
+		require.NoError(t, os.MkdirAll(stale, 0o755))
+		require.NoError(t, os.MkdirAll(fresh, 0o755))
+		long := time.Now().Add(-2 * time.Hour)
+		require.NoError(t, os.Chtimes(stale, long, long))
+		_, err := stageHandlerDir(b, out)
+		require.NoError(t, err)
+		got, err := fileSHA256(filepath.Join(dir, "bootstrap"))
+		require.NoError(t, err)
+		assert.Equal(t, b.hash, got)
+		assert.NoDirExists(t, stale)
+		assert.DirExists(t, fresh, "a synth running now may own it")
+	})
+	t.Run("the hash is the one an Asset with the same custom hash had, so an upgrade changes no code", func(t *testing.T) {
+		// sha256("abc"), as AssetStaging.calculateHash computes a CUSTOM hash.
+		assert.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", assetHash(handlerAsset{hash: "abc"}))
+	})
+}

@@ -77,9 +77,13 @@ func handlerLocation(stack awscdk.Stack) stagedHandler {
 				Fix:     "check that the synth's output directory (cdk.out, or CDK_OUTDIR) is writable and has room"})
 		}
 	}
-	rel, err := filepath.Rel(*stage.Outdir(), dir)
-	if err != nil {
-		rel = dir
+	// A staged asset is named relative to the assembly (AssetStaging's
+	// relativeStagedPath); an unstaged one by its absolute path.
+	rel := dir
+	if dir != a.dir {
+		if r, err := filepath.Rel(*stage.Outdir(), dir); err == nil {
+			rel = r
+		}
 	}
 	loc := stack.Synthesizer().AddFileAsset(&awscdk.FileAssetSource{
 		SourceHash: jsii.String(assetHash(a)),
@@ -129,8 +133,15 @@ func contextTrue(v interface{}) bool {
 // later synth removes the temporary copies an interrupted one left.
 func stageHandlerDir(a handlerAsset, assetOutdir string) (string, error) {
 	dir := filepath.Join(assetOutdir, "asset."+assetHash(a))
+	// Whole: the right binary, and executable by Lambda (a copy an older
+	// version staged under a tight umask has the right bytes and mode 0700).
 	whole := func() bool {
-		got, err := fileSHA256(filepath.Join(dir, "bootstrap"))
+		bootstrap := filepath.Join(dir, "bootstrap")
+		info, err := os.Stat(bootstrap)
+		if err != nil || info.Mode().Perm()&0o555 != 0o555 {
+			return false
+		}
+		got, err := fileSHA256(bootstrap)
 		return err == nil && got == a.hash
 	}
 	if whole() {
@@ -164,18 +175,20 @@ func stageHandlerDir(a handlerAsset, assetOutdir string) (string, error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		// Another synth into the same directory staged it first.
-		if whole() {
-			return dir, nil
-		}
-		// A partial directory an older version left: replace it.
-		if err := os.RemoveAll(dir); err != nil {
-			return "", err
-		}
-		if err := os.Rename(tmp, dir); err != nil && !whole() {
-			return "", err
-		}
+	if err := os.Rename(tmp, dir); err == nil || whole() {
+		// Staged, or another synth into the same directory staged it first.
+		return dir, nil
+	}
+	// A directory that is not whole (an older version's, or an interrupted
+	// copy): moved aside first, so that a synth that staged it whole in the
+	// meantime is seen, never deleted.
+	aside := tmp + ".old"
+	if err := os.Rename(dir, aside); err != nil && !os.IsNotExist(err) {
+		return "", err
+	}
+	defer os.RemoveAll(aside)
+	if err := os.Rename(tmp, dir); err != nil && !whole() {
+		return "", err
 	}
 	return dir, nil
 }

@@ -67,6 +67,21 @@ func TestTheHandlerIsStagedWholeAndExecutable(t *testing.T) {
 		assert.NoDirExists(t, stale)
 		assert.DirExists(t, fresh, "a synth running now may own it")
 	})
+	t.Run("an older copy with the right bytes but not executable by Lambda is staged again", func(t *testing.T) {
+		c := fakeHandler(t, "#!/bin/sh\necho third\n")
+		dir := filepath.Join(out, "asset."+assetHash(c))
+		require.NoError(t, os.MkdirAll(dir, 0o700))
+		raw, err := os.ReadFile(filepath.Join(c.dir, "bootstrap"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "bootstrap"), raw, 0o700))
+		_, err = stageHandlerDir(c, out)
+		require.NoError(t, err)
+		info, err := os.Stat(filepath.Join(dir, "bootstrap"))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o755), info.Mode().Perm())
+		left, _ := filepath.Glob(filepath.Join(out, ".asset."+assetHash(c)+".*"))
+		assert.Empty(t, left, "no temporary or set-aside copy stays")
+	})
 	t.Run("the hash is the one an Asset with the same custom hash had, so an upgrade changes no code", func(t *testing.T) {
 		// sha256("abc"), as AssetStaging.calculateHash computes a CUSTOM hash.
 		assert.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", assetHash(handlerAsset{hash: "abc"}))

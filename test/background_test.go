@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 )
 
@@ -86,14 +87,21 @@ func runCDKEnv(env []string, args ...string) command {
 	bin := filepath.Join(root, "node_modules", ".bin")
 	cmd := exec.Command(filepath.Join(bin, "cdk"), args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(),
+	// Validation as a user's synth has it: CDK_VALIDATION unset, whatever the
+	// test binary inherited (the CLI reads CDK_* variables as its options, and
+	// an empty --validation is false). The chain counts these assemblies as
+	// validated (validatedDirs).
+	var inherited []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CDK_VALIDATION=") {
+			inherited = append(inherited, kv)
+		}
+	}
+	cmd.Env = append(inherited,
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		// No AWS account: keep the CLI from probing for credentials.
 		"AWS_EC2_METADATA_DISABLED=true",
 		"CDK_DEFAULT_ACCOUNT=", "CDK_DEFAULT_REGION=",
-		// Validation on (empty is on), whatever the test binary inherited:
-		// the chain counts these assemblies as validated (validatedDirs).
-		"CDK_VALIDATION=",
 	)
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer

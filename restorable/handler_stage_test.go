@@ -1,12 +1,16 @@
 package restorable
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -85,5 +89,65 @@ func TestTheHandlerIsStagedWholeAndExecutable(t *testing.T) {
 	t.Run("the hash is the one an Asset with the same custom hash had, so an upgrade changes no code", func(t *testing.T) {
 		// sha256("abc"), as AssetStaging.calculateHash computes a CUSTOM hash.
 		assert.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", assetHash(handlerAsset{hash: "abc"}))
+	})
+}
+
+// synthAssets synthesizes a stack that holds the guard, with ctx, and returns
+// the guard function's metadata, the handler's source path in the asset
+// manifest, and the assembly's directory.
+func synthAssets(t *testing.T, ctx map[string]interface{}) (meta map[string]interface{}, source, outdir string) {
+	t.Helper()
+	outdir = t.TempDir()
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &ctx})
+	stack := awscdk.NewStack(app, jsii.String("Assets"), &awscdk.StackProps{
+		Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("ap-northeast-1")}})
+	StackProtection(stack)
+	app.Synth(nil)
+	raw, err := os.ReadFile(filepath.Join(outdir, "Assets.template.json"))
+	require.NoError(t, err)
+	var tmpl struct {
+		Resources map[string]struct {
+			Type       string
+			Metadata   map[string]interface{}
+			Properties struct{ Code struct{ S3Key string } }
+		}
+	}
+	require.NoError(t, json.Unmarshal(raw, &tmpl))
+	var key string
+	for _, r := range tmpl.Resources {
+		if r.Type == "AWS::Lambda::Function" {
+			require.Empty(t, key, "one function, the guard")
+			key, meta = r.Properties.Code.S3Key, r.Metadata
+		}
+	}
+	raw, err = os.ReadFile(filepath.Join(outdir, "Assets.assets.json"))
+	require.NoError(t, err)
+	var assets struct {
+		Files map[string]struct {
+			Source struct{ Path, Packaging string }
+		}
+	}
+	require.NoError(t, json.Unmarshal(raw, &assets))
+	a, ok := assets.Files[strings.TrimSuffix(key, ".zip")]
+	require.True(t, ok, "the manifest lists the function's code %s", key)
+	assert.Equal(t, "zip", a.Source.Packaging)
+	return meta, a.Source.Path, outdir
+}
+
+func TestTheHandlerAssetFollowsTheCLIsStagingAndMetadataSettings(t *testing.T) {
+	t.Run("staged by default, relative to the assembly, without metadata unless the CLI asks", func(t *testing.T) {
+		meta, source, outdir := synthAssets(t, map[string]interface{}{})
+		assert.False(t, filepath.IsAbs(source), source)
+		assert.FileExists(t, filepath.Join(outdir, source, "bootstrap"))
+		assert.NotContains(t, meta, assetMetadataPath)
+	})
+	t.Run("with --no-staging and --asset-metadata, named where it is, as SAM reads it", func(t *testing.T) {
+		meta, source, outdir := synthAssets(t, map[string]interface{}{disableStagingContext: true, assetMetadataContext: true})
+		assert.Equal(t, handlerBuild.asset.dir, source)
+		staged, _ := filepath.Glob(filepath.Join(outdir, "asset.*"))
+		assert.Empty(t, staged, "nothing copied into the assembly")
+		assert.Equal(t, source, meta[assetMetadataPath])
+		assert.Equal(t, false, meta[assetMetadataIsBundled])
+		assert.Equal(t, "Code", meta[assetMetadataProperty])
 	})
 }

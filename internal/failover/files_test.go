@@ -145,14 +145,25 @@ func TestASwitchoverNeverDropsTheReplicationWhenTheSourceIsDown(t *testing.T) {
 	assert.Equal(t, "REPLICATING", r.protection, "the replica stays read-only")
 }
 
-func TestASwitchoverRefusesABrokenReplication(t *testing.T) {
-	w := newWorld(t)
-	r := newReplication(t, w)
-	r.status = "ERROR"
-	require.NoError(t, w.h.Handle(context.Background(), promote(contract.ModeSwitchover)))
-	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
-	assert.Contains(t, w.responses[0].Reason, "is in ERROR")
-	assert.Empty(t, r.deletions)
+// A replication that cannot hold every change is refused, and kept.
+func TestAPromotionRefusesAReplicaWithoutItsData(t *testing.T) {
+	for _, tt := range []struct {
+		name, mode, reason string
+		spoil              func(r *replication)
+	}{
+		{"a switchover, the replication in ERROR", contract.ModeSwitchover, "is in ERROR", func(r *replication) { r.status = "ERROR" }},
+		{"a failover, a replica that never synced", contract.ModeFailover, "has never completed a replication", func(r *replication) { r.neverSynced = true }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			r := newReplication(t, w)
+			tt.spoil(r)
+			require.NoError(t, w.h.Handle(context.Background(), promote(tt.mode)))
+			assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
+			assert.Contains(t, w.responses[0].Reason, tt.reason)
+			assert.Empty(t, r.deletions)
+		})
+	}
 }
 
 func TestAWriteableReplicaIsLeftAlone(t *testing.T) {
@@ -180,16 +191,6 @@ func TestAReplicaThatNeverSyncsFailsWithinTheHour(t *testing.T) {
 	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
 	assert.Contains(t, w.responses[0].Reason, "waiting for the replica to have every change before 2026-12-03T09:00:00Z")
 	assert.Empty(t, r.deletions, "the replication is kept")
-}
-
-func TestAFailoverRefusesAReplicaThatNeverSynced(t *testing.T) {
-	w := newWorld(t)
-	r := newReplication(t, w)
-	r.neverSynced = true
-	require.NoError(t, w.h.Handle(context.Background(), promote(contract.ModeFailover)))
-	assert.Equal(t, cfn.StatusFailed, w.responses[0].Status)
-	assert.Contains(t, w.responses[0].Reason, "has never completed a replication")
-	assert.Empty(t, r.deletions)
 }
 
 func TestAFailoverDeletesOnlyBothSidesWhenItIsRefused(t *testing.T) {

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -467,7 +468,7 @@ func nagFindings(t *testing.T, templates map[string]map[string]interface{}) (fou
 		stacks[name] = file
 	}
 	report := func() *cdknag.NagPackProps {
-		return &cdknag.NagPackProps{Reports: jsii.Bool(true), ReportFormats: &[]cdknag.NagReportFormat{cdknag.NagReportFormat_JSON}}
+		return &cdknag.NagPackProps{Reports: jsii.Bool(true), ReportFormats: &[]cdknag.NagReportFormat{cdknag.NagReportFormat_CSV}}
 	}
 	aspects := awscdk.Aspects_Of(app)
 	aspects.Add(cdknag.NewAwsSolutionsChecks(report()), nil)
@@ -485,17 +486,12 @@ func nagFindings(t *testing.T, templates map[string]map[string]interface{}) (fou
 		mode := files[file]
 		resources := templates[mode]["Resources"].(map[string]interface{})
 		for _, pack := range nagPacks {
-			matches, _ := filepath.Glob(filepath.Join(outdir, pack+"-*"+name+"-NagReport.json"))
+			matches, _ := filepath.Glob(filepath.Join(outdir, pack+"-*"+name+"-NagReport.csv"))
 			require.Len(t, matches, 1, "%s report of %s", pack, name)
-			raw, err := os.ReadFile(matches[0])
-			require.NoError(t, err)
-			var r struct {
-				Lines []nagLine `json:"lines"`
-			}
-			require.NoError(t, json.Unmarshal(raw, &r))
-			require.NotEmpty(t, r.Lines, "%s evaluated %s", pack, mode)
+			lines := readNagReport(t, matches[0])
+			require.NotEmpty(t, lines, "%s evaluated %s", pack, mode)
 			seen := map[string]bool{}
-			for _, l := range r.Lines {
+			for _, l := range lines {
 				id := l.ResourceID[strings.LastIndex(l.ResourceID, "/")+1:]
 				res, ok := resources[id].(map[string]interface{})
 				if !ok {
@@ -525,12 +521,41 @@ func nagFindings(t *testing.T, templates map[string]map[string]interface{}) (fou
 	return found, suppressed, counts
 }
 
-// nagLine is one line of a cdk-nag JSON report.
+// nagLine is one line of a cdk-nag report.
 type nagLine struct {
-	RuleID          string `json:"ruleId"`
-	ResourceID      string `json:"resourceId"`
-	Compliance      string `json:"compliance"`
-	ExceptionReason string `json:"exceptionReason"`
+	RuleID, ResourceID, Compliance, ExceptionReason string
+}
+
+// readNagReport parses a cdk-nag CSV report. The packs write CSV rather than
+// JSON here because the JSON logger reads and rewrites the whole file for
+// every line, which cost seconds of the suite (issue 24); the CSV logger
+// appends. Its header names the columns.
+func readNagReport(t *testing.T, file string) []nagLine {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err, "cdk-nag report %s", file)
+	require.NotEmpty(t, rows, "cdk-nag report %s has a header", file)
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for _, name := range []string{"Rule ID", "Resource ID", "Compliance", "Exception Reason"} {
+		_, ok := col[name]
+		require.True(t, ok, "cdk-nag report %s has a %q column: %v", file, name, rows[0])
+	}
+	lines := make([]nagLine, 0, len(rows)-1)
+	for _, r := range rows[1:] {
+		lines = append(lines, nagLine{
+			RuleID:          r[col["Rule ID"]],
+			ResourceID:      r[col["Resource ID"]],
+			Compliance:      r[col["Compliance"]],
+			ExceptionReason: r[col["Exception Reason"]],
+		})
+	}
+	return lines
 }
 
 func TestCdkNagPacksFindOnlyDocumentedExceptions(t *testing.T) {

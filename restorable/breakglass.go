@@ -71,8 +71,14 @@ func ConfigureBreakGlass(scope constructs.Construct, principalArns ...string) {
 
 // breakGlassArns are the break-glass principals of scope's stack, resolved at
 // synth, so that ConfigureBreakGlass may come after the resources.
+// One token per stack: Lazy.list produces once and keeps the value.
 func breakGlassArns(scope constructs.Construct) *[]*string {
-	stack := awscdk.Stack_Of(scope)
+	return breakGlassTokens.of(scope, newBreakGlassToken)
+}
+
+var breakGlassTokens perStack[*[]*string]
+
+func newBreakGlassToken(stack awscdk.Stack) *[]*string {
 	return awscdk.Lazy_List(&lazyList{func() []*string {
 		breakGlassSettings.mu.Lock()
 		configured, ok := breakGlassSettings.byStack[stack]

@@ -3,7 +3,6 @@ package restorable
 import (
 	"fmt"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -223,7 +222,7 @@ func contextString(scope constructs.Construct, key string) (contextValue, error)
 
 // childPath is the construct path that NewX(scope, id) will have.
 func childPath(scope constructs.Construct, id string) string {
-	if p := *scope.Node().Path(); p != "" {
+	if p := pathOf(scope); p != "" {
 		return p + "/" + id
 	}
 	return id
@@ -235,16 +234,7 @@ func stackRegion(scope constructs.Construct) string {
 	if !isInStack(scope) {
 		return ""
 	}
-	return *awscdk.Stack_Of(scope).Region()
-}
-
-func isInStack(scope constructs.Construct) bool {
-	for _, c := range *scope.Node().Scopes() {
-		if awscdk.Stack_IsStack(c) != nil && *awscdk.Stack_IsStack(c) {
-			return true
-		}
-	}
-	return false
+	return *stackOf(scope).Region()
 }
 
 // RecoveryVaultFromContext returns a copy of props whose AllowReplace is read

@@ -47,9 +47,11 @@ const (
 type stackGuard struct {
 	stack    awscdk.Stack
 	resource awscdk.CustomResource
-	fn       awslambda.Function
-	role     awsiam.Role
-	scope    constructs.Construct
+	// cfn is resource's L1, which every guarded resource depends on.
+	cfn   awscdk.CfnResource
+	fn    awslambda.Function
+	role  awsiam.Role
+	scope constructs.Construct
 	// probed are the resources whose recovery point age the hourly probe
 	// measures (recovery_targets.go).
 	probed    []probed
@@ -61,6 +63,9 @@ type stackGuard struct {
 	plain      []*guardEntry
 	presentIDs []string
 	scanned    bool
+	// ids are the logical IDs of the entries and of every guarded type's
+	// resource in the stack, which scan asks once.
+	ids map[awscdk.CfnResource]string
 	// snapshots is whether the role may take snapshots before a change.
 	snapshots bool
 }
@@ -149,7 +154,7 @@ func newStackGuard(stack awscdk.Stack) *stackGuard {
 		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(guardTimeout)),
 		ResourceType:   jsii.String(contract.GuardResourceType),
 		Properties: &map[string]interface{}{
-			contract.GuardStack:     *stack.Node().Path(),
+			contract.GuardStack:     pathOf(stack),
 			contract.GuardResources: awscdk.Lazy_Any(&lazyAny{g.resources}, nil),
 			contract.GuardPresent:   awscdk.Lazy_List(&lazyList{g.present}, nil),
 			contract.GuardConsent:   awscdk.Lazy_Any(&lazyAny{g.consent}, nil),
@@ -157,13 +162,14 @@ func newStackGuard(stack awscdk.Stack) *stackGuard {
 		// The guard holds no data; removing it must never be blocked.
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	g.cfn = g.resource.Node().DefaultChild().(awscdk.CfnResource)
 	scope.Node().AddValidation(&guardScan{g})
 	return g
 }
 
 // protect guards target, the stateful resource of owner.
 func (g *stackGuard) protect(owner constructs.Construct, target awscdk.CfnResource, consent string, adopt bool, source, createOnly func() map[string]interface{}) *guardEntry {
-	e := &guardEntry{path: *owner.Node().Path(), target: target, consent: consent, adopt: adopt, source: source, createOnly: createOnly}
+	e := &guardEntry{path: pathOf(owner), target: target, consent: consent, adopt: adopt, source: source, createOnly: createOnly}
 	if e.source == nil {
 		e.source = func() map[string]interface{} { return map[string]interface{}{} }
 	}
@@ -174,7 +180,7 @@ func (g *stackGuard) protect(owner constructs.Construct, target awscdk.CfnResour
 
 // before makes CloudFormation create and update the guard before target.
 func (g *stackGuard) before(target awscdk.CfnResource) {
-	target.AddResourceDependency(g.resource.Node().DefaultChild().(awscdk.CfnResource),
+	target.AddResourceDependency(g.cfn,
 		jsii.String("the replacement guard is updated first and stops a deploy that would replace or delete data"))
 }
 
@@ -198,7 +204,11 @@ func (g *stackGuard) resources() interface{} {
 		if e.beforeChange != nil {
 			entry[contract.GuardBeforeChange] = e.beforeChange()
 		}
-		out[logicalID(e.target)] = entry
+		id, known := g.ids[e.target]
+		if !known {
+			id = logicalID(e.target)
+		}
+		out[id] = entry
 	}
 	return out
 }
@@ -230,7 +240,7 @@ func (g *stackGuard) consent() interface{} {
 // fingerprint is the guard's fingerprint of the entry's template values
 // (tokens as their CloudFormation intrinsics).
 func (e *guardEntry) fingerprint() string {
-	stack := awscdk.Stack_Of(e.target)
+	stack := stackOf(e.target)
 	s, _ := stack.Resolve(e.source()).(map[string]interface{})
 	c, _ := stack.Resolve(e.createOnly()).(map[string]interface{})
 	return contract.Fingerprint(s, c)
@@ -247,7 +257,7 @@ func isGuardedType(t string) bool {
 
 // logicalID is a resource's logical ID as the template has it.
 func logicalID(r awscdk.CfnResource) string {
-	switch id := awscdk.Stack_Of(r).Resolve(r.LogicalId()).(type) {
+	switch id := stackOf(r).Resolve(r.LogicalId()).(type) {
 	case string:
 		return id
 	case *string:

@@ -32,16 +32,24 @@ func (g *stackGuard) scan() {
 		return
 	}
 	g.scanned = true
+	// The logical IDs, asked once: no construct changes them after the
+	// validations start.
+	g.ids = map[awscdk.CfnResource]string{}
 	owned := map[string]bool{}
 	for _, e := range g.entries {
-		owned[logicalID(e.target)] = true
+		g.ids[e.target] = logicalID(e.target)
+		owned[g.ids[e.target]] = true
 	}
 	for _, c := range *g.stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
 		r, ok := c.(awscdk.CfnResource)
-		if !ok || !isGuardedType(resourceType(r)) || awscdk.Stack_Of(r) != g.stack {
+		if !ok || !isGuardedType(resourceType(r)) || stackOf(r) != g.stack {
 			continue
 		}
-		id := logicalID(r)
+		id, known := g.ids[r]
+		if !known {
+			id = logicalID(r)
+			g.ids[r] = id
+		}
 		g.presentIDs = append(g.presentIDs, id)
 		if owned[id] {
 			continue

@@ -46,8 +46,31 @@ type handlerAsset struct {
 
 var handlerBuild struct {
 	once  sync.Once
+	done  chan struct{}
 	asset handlerAsset
 	err   error
+}
+
+// startHandlerBuild looks up (or builds) the handler in the background, once
+// per process: the first restorable construct of an app calls it, so that the
+// lookup (a `go list`, and a SHA-256 of the sources and of the cached binary:
+// about 30 ms) runs on the second core while the jsii kernel creates the
+// constructs (issue 24). builtHandler waits for it.
+func startHandlerBuild() {
+	handlerBuild.once.Do(func() {
+		handlerBuild.done = make(chan struct{})
+		go func() {
+			defer close(handlerBuild.done)
+			handlerBuild.asset, handlerBuild.err = buildHandler()
+		}()
+	})
+}
+
+// builtHandler is the handler, once startHandlerBuild's lookup or build ends.
+func builtHandler() (handlerAsset, error) {
+	startHandlerBuild()
+	<-handlerBuild.done
+	return handlerBuild.asset, handlerBuild.err
 }
 
 func buildHandler() (handlerAsset, error) {

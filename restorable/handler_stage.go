@@ -55,18 +55,15 @@ const (
 // handlerLocation stages the handler for stack, once per stack, and returns the
 // bucket and key its template names.
 func handlerLocation(stack awscdk.Stack) stagedHandler {
-	handlerBuild.once.Do(func() {
-		handlerBuild.asset, handlerBuild.err = buildHandler()
-	})
-	if handlerBuild.err != nil {
-		panic(handlerBuild.err)
+	a, err := builtHandler()
+	if err != nil {
+		panic(err)
 	}
 	staged.Lock()
 	defer staged.Unlock()
 	if s, ok := staged.byStack[stack]; ok {
 		return s
 	}
-	a := handlerBuild.asset
 	stage := awscdk.Stage_Of(stack)
 	dir := a.dir // --no-staging: the assembly names the handler where it is
 	if !contextTrue(stack.Node().TryGetContext(jsii.String(disableStagingContext))) {
@@ -163,8 +160,14 @@ func stageHandlerDir(a handlerAsset, assetOutdir string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	bootstrap := filepath.Join(tmp, "bootstrap")
-	if err := copyFile(filepath.Join(a.dir, "bootstrap"), bootstrap, 0o755); err != nil {
-		return "", err
+	// A hard link where the cache and the assembly share a file system (no
+	// 15 MB copy per synth, issue 24), a copy where they do not. Nothing
+	// writes to a staged binary, and the cache checks its binary's SHA-256
+	// before each use (lookupHandler).
+	if err := linkFile(filepath.Join(a.dir, "bootstrap"), bootstrap); err != nil {
+		if err := copyFile(filepath.Join(a.dir, "bootstrap"), bootstrap, 0o755); err != nil {
+			return "", err
+		}
 	}
 	// The zip keeps each file's mode, and Lambda runs bootstrap only if it is
 	// executable: no umask may take the x bits away
@@ -192,6 +195,9 @@ func stageHandlerDir(a handlerAsset, assetOutdir string) (string, error) {
 	}
 	return dir, nil
 }
+
+// linkFile is os.Link; a test makes it fail, as it does across file systems.
+var linkFile = os.Link
 
 // handlerCode is the Lambda code of the restorable handlers for a function in
 // stack: the staged asset, by bucket and key.

@@ -43,6 +43,26 @@ func TestTheHandlerIsStagedWholeAndExecutable(t *testing.T) {
 		got, err := fileSHA256(filepath.Join(dir, "bootstrap"))
 		require.NoError(t, err)
 		assert.Equal(t, a.hash, got)
+		// On one file system, a hard link to the cached binary: no copy.
+		cached, err := os.Stat(filepath.Join(a.dir, "bootstrap"))
+		require.NoError(t, err)
+		assert.True(t, os.SameFile(cached, info), "the staged bootstrap is the cached file, linked")
+	})
+	t.Run("across file systems, where no hard link can be made, a copy", func(t *testing.T) {
+		linkFile = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
+		defer func() { linkFile = os.Link }()
+		other := t.TempDir()
+		dir, err := stageHandlerDir(a, other)
+		require.NoError(t, err)
+		info, err := os.Stat(filepath.Join(dir, "bootstrap"))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o755), info.Mode().Perm(), "executable despite the umask")
+		cached, err := os.Stat(filepath.Join(a.dir, "bootstrap"))
+		require.NoError(t, err)
+		assert.False(t, os.SameFile(cached, info), "a copy")
+		got, err := fileSHA256(filepath.Join(dir, "bootstrap"))
+		require.NoError(t, err)
+		assert.Equal(t, a.hash, got)
 	})
 	t.Run("a second synth into the same assembly keeps the copy", func(t *testing.T) {
 		dir := filepath.Join(out, "asset."+assetHash(a))

@@ -67,13 +67,17 @@ func suppressNag(scope constructs.IConstruct, children bool, exceptions ...nagEx
 		targets = *scope.Node().FindAll(constructs.ConstructOrder_PREORDER)
 	}
 	for _, c := range targets {
-		l1 := c
-		if d := c.Node().DefaultChild(); d != nil {
-			l1 = d
-		}
-		// An L1's Go proxy is an awscdk.CfnResource: no round trip to ask.
-		if r, ok := l1.(awscdk.CfnResource); ok {
+		// An L1's Go proxy is an awscdk.CfnResource: no round trip to ask,
+		// and it has no default child.
+		if r, ok := c.(awscdk.CfnResource); ok {
 			addNagSuppressions(r, exceptions)
+			continue
+		}
+		// With children, the default child is one of the targets itself.
+		if !children {
+			if r, ok := c.Node().DefaultChild().(awscdk.CfnResource); ok {
+				addNagSuppressions(r, exceptions)
+			}
 		}
 	}
 }
@@ -91,12 +95,16 @@ func addNagSuppressions(r awscdk.CfnResource, exceptions []nagException) {
 	seen := map[string]bool{}
 	var rules []interface{}
 	add := func(raw []byte) {
-		if seen[string(raw)] {
-			return
-		}
-		seen[string(raw)] = true
+		// Compared as JSON with its keys sorted: the metadata the kernel
+		// returns and a suppression marshalled from its struct name the
+		// same keys in different orders.
 		var v interface{}
 		_ = json.Unmarshal(raw, &v)
+		key, _ := json.Marshal(v)
+		if seen[string(key)] {
+			return
+		}
+		seen[string(key)] = true
 		rules = append(rules, v)
 	}
 	for _, raw := range existing.Rules {

@@ -72,8 +72,7 @@ func (c *FileSystem) addOutputs(path string) {
 // outputPrefix is the construct's path inside its stack with everything but
 // letters and digits removed: "RedmineStack/Database" gives "Database".
 func outputPrefix(c constructs.Construct) string {
-	stackPath := *awscdk.Stack_Of(c).Node().Path()
-	rel := strings.TrimPrefix(strings.TrimPrefix(*c.Node().Path(), stackPath), "/")
+	rel := strings.TrimPrefix(strings.TrimPrefix(pathOf(c), pathOf(stackOf(c))), "/")
 	var b strings.Builder
 	for _, r := range rel {
 		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {

@@ -23,7 +23,7 @@ func (s *perStack[T]) of(scope constructs.Construct, create func(stack awscdk.St
 // create creates the value of scope's stack unless it exists, and reports
 // whether it did.
 func (s *perStack[T]) create(scope constructs.Construct, create func(stack awscdk.Stack) T) (T, bool) {
-	stack := awscdk.Stack_Of(scope)
+	stack := stackOf(scope)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v, ok := s.byStack[stack]; ok {

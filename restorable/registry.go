@@ -45,12 +45,13 @@ var (
 // registryOf returns the registry of the app that holds scope, creating it (and
 // its validation) on first use.
 func registryOf(scope constructs.Construct) *registry {
-	root := scope.Node().Root()
+	root := rootOf(scope)
 	registriesMu.Lock()
 	defer registriesMu.Unlock()
 	if reg, ok := registries[root]; ok {
 		return reg
 	}
+	startHandlerBuild()
 	reg := &registry{read: map[string]bool{}}
 	registries[root] = reg
 	root.Node().AddValidation(&contextCheck{reg: reg, root: root})

@@ -590,4 +590,21 @@ func TestCdkNagPacksFindOnlyDocumentedExceptions(t *testing.T) {
 	for _, rule := range []string{"AwsSolutions-RDS2", "NIST.800.53.R5-RDSStorageEncrypted", "HIPAA.Security-RDSStorageEncrypted", "PCI.DSS.321-RDSStorageEncrypted"} {
 		assert.Contains(t, byRule[rule], "Database", rule)
 	}
+	// AND each exception is in a resource's cdk_nag metadata once, however
+	// many constructs add it
+	for mode, tmpl := range templates {
+		resources, _ := tmpl["Resources"].(map[string]interface{})
+		for id, r := range resources {
+			meta, _ := r.(map[string]interface{})["Metadata"].(map[string]interface{})
+			nag, _ := meta["cdk_nag"].(map[string]interface{})
+			rules, _ := nag["rules_to_suppress"].([]interface{})
+			seen := map[string]bool{}
+			for _, rule := range rules {
+				key, err := json.Marshal(rule) // map keys sorted
+				require.NoError(t, err)
+				assert.False(t, seen[string(key)], "%s: %s suppresses %s twice", mode, id, key)
+				seen[string(key)] = true
+			}
+		}
+	}
 }

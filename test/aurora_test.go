@@ -74,7 +74,7 @@ func TestANewCluster(t *testing.T) {
 			a.HasNoWarning(jsii.String("*"), assertions.Match_AnyValue())
 			a.HasNoError(jsii.String("*"), assertions.Match_AnyValue())
 		})
-		assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), cfnValidateName))
+		expectValid(t, *awscdk.Stage_Of(stack).Outdir())
 	})
 	t.Run("the report says what a deploy does", func(t *testing.T) {
 		var b bytes.Buffer
@@ -142,7 +142,7 @@ func TestEveryRestoreModeRestoresTheSameClusterResource(t *testing.T) {
 				a.HasWarning(jsii.String("/AppStack/Database"), assertions.Match_StringLikeRegexp(jsii.String(`keep this restore source in cdk.json .*an empty DB cluster is created, and the original DB cluster is deleted`)))
 				a.HasNoWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("Generated credentials will not be applied")))
 			})
-			assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), cfnValidateName))
+			expectValid(t, *awscdk.Stage_Of(stack).Outdir())
 			// Only the cluster and its entry in the guard change.
 			for _, c := range templateChanges(fresh, tmpl) {
 				assert.True(t, strings.HasPrefix(c, freshID+".Properties.") || strings.HasPrefix(c, guardIDOf(t, tmpl)+".Properties.Resources."+freshID+"."), c)
@@ -253,7 +253,7 @@ func TestOwnSecretIsReappliedOnRestore(t *testing.T) {
 	assert.Equal(t, restoredStack.Resolve(secret.SecretArn()), restoredStack.Resolve(restoredDB.Secret().SecretArn()))
 	ids, _ := resourcesOfType(t, tmpl, "AWS::SecretsManager::Secret")
 	assert.Len(t, ids, 1, "no second secret")
-	assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(restoredStack).Outdir(), cfnValidateName))
+	expectValid(t, *awscdk.Stage_Of(restoredStack).Outdir())
 }
 
 func TestALogRetentionHasOneScopedRolePerStack(t *testing.T) {

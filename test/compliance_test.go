@@ -154,7 +154,6 @@ type controlTowerRun struct {
 	shared   map[string][]string
 	distinct map[string]map[string]interface{}
 	files    map[string]string
-	modes    int
 	results  chan controlTowerResult
 	sets     int
 }
@@ -162,6 +161,8 @@ type controlTowerRun struct {
 type controlTowerResult struct {
 	out []byte
 	err error
+	// want is how many data files the run read.
+	want int
 }
 
 var controlTowerStarted *controlTowerRun
@@ -221,24 +222,75 @@ func startControlTower(t *testing.T, templates map[string]map[string]interface{}
 		copied["Resources"] = stripped
 		written[mode] = copied
 	}
-	files := writeTemplates(t, dir, written)
-	rules := controlTowerRulesFor(t, filepath.Join(pkg, "rules", "control-tower", "cfn-guard"), templates)
-	// Two halves of the rules in two processes: cfn-guard reads every
-	// template again for each rule file, on one core.
-	run := &controlTowerRun{shared: shared, distinct: distinct, files: files, modes: len(templates),
-		results: make(chan controlTowerResult, len(rules)), sets: len(rules)}
-	for _, set := range rules {
-		run.running.Add(1)
-		go func(set string) {
-			defer run.running.Done()
-			cmd := exec.Command(guard, "validate", "--rules", set, "--data", dir, "--output-format", "json", "--show-summary", "none", "--structured")
-			out, err := cmd.Output()
-			// cfn-guard exits 19 when a rule fails, 0 when none does.
-			if exit, ok := err.(*exec.ExitError); ok && exit.ExitCode() == 19 {
-				err = nil
+	groups := controlTowerRulesFor(t, filepath.Join(pkg, "rules", "control-tower", "cfn-guard"), templates)
+	// Each group of rule files reads only the resources of the types its
+	// rules name: cfn-guard parses every data file again for each rule file,
+	// so a rule about KMS keys that read whole templates cost most of
+	// cfn-guard's 20 s (issue 24). The controls read one resource at a time,
+	// and see the others' names.
+	files := map[string]string{}
+	type guardJob struct {
+		rules, data string
+		want        int
+	}
+	var jobs []guardJob
+	for i, g := range groups {
+		data := filepath.Join(dir, fmt.Sprintf("data-%d", i))
+		require.NoError(t, os.MkdirAll(data, 0o755))
+		only := map[string]map[string]interface{}{}
+		for mode, tmpl := range written {
+			kept, held := map[string]interface{}{}, 0
+			for id, res := range tmpl["Resources"].(map[string]interface{}) {
+				if g.types == nil || g.types[res.(map[string]interface{})["Type"].(string)] {
+					kept[id], held = res, held+1
+					continue
+				}
+				// The other resources by name only, with no type that a
+				// rule selects: some controls check that a Ref or a
+				// Fn::GetAtt names a resource of the template (CT.LAMBDA.PR.2).
+				kept[id] = map[string]interface{}{"Stub": true}
 			}
-			run.results <- controlTowerResult{out, err}
-		}(set)
+			if held == 0 {
+				continue
+			}
+			copied := map[string]interface{}{}
+			for k, v := range tmpl {
+				copied[k] = v
+			}
+			copied["Resources"] = kept
+			only[mode] = copied
+		}
+		if len(only) == 0 {
+			continue
+		}
+		for file, mode := range writeTemplates(t, data, only) {
+			files[file] = mode
+		}
+		jobs = append(jobs, guardJob{rules: g.dir, data: data, want: len(only)})
+	}
+	run := &controlTowerRun{shared: shared, distinct: distinct, files: files,
+		results: make(chan controlTowerResult, len(jobs)), sets: len(jobs)}
+	// Two processes at a time, on the second core and whatever the first
+	// leaves.
+	queue := make(chan guardJob, len(jobs))
+	for _, j := range jobs {
+		queue <- j
+	}
+	close(queue)
+	for range 2 {
+		run.running.Add(1)
+		go func() {
+			defer run.running.Done()
+			for j := range queue {
+				cmd := exec.Command(guard, "validate", "--rules", j.rules, "--data", j.data, "--output-format", "json", "--show-summary", "none", "--structured")
+				out, err := cmd.Output()
+				// cfn-guard exits 19 when a rule fails, 0 when none does.
+				if exit, ok := err.(*exec.ExitError); ok && exit.ExitCode() == 19 {
+					err = nil
+				}
+				run.results <- controlTowerResult{out, err, j.want}
+			}
+		}()
 	}
 	controlTowerStarted = run
 	return run
@@ -279,7 +331,7 @@ func (run *controlTowerRun) collect(t *testing.T) (map[string][]string, findingC
 			NotCompliant []interface{} `json:"not_compliant"`
 		}
 		require.NoError(t, json.Unmarshal(r.out, &part))
-		require.Len(t, part, run.modes, "cfn-guard read every template")
+		require.Len(t, part, r.want, "cfn-guard read every data file")
 		reports = append(reports, part...)
 	}
 	found := map[string][]string{}
@@ -393,11 +445,11 @@ func withoutCDKMetadata(res map[string]interface{}) map[string]interface{} {
 }
 
 // controlTowerRulesFor copies the rule files that can apply to the templates
-// (those naming a resource type the templates hold, or none) into two
-// directories of about the same size, for two cfn-guard processes. A rule
-// file about types the templates lack finds nothing, and costs a read of
-// every template.
-func controlTowerRulesFor(t *testing.T, root string, templates map[string]map[string]interface{}) []string {
+// (those naming a resource type the templates hold, or none) into one
+// directory per set of types they name, for one cfn-guard run each over the
+// resources of those types. A rule file about types the templates lack finds
+// nothing, and costs a read of every template.
+func controlTowerRulesFor(t *testing.T, root string, templates map[string]map[string]interface{}) []ruleGroup {
 	t.Helper()
 	present := map[string]bool{}
 	for _, tmpl := range templates {
@@ -406,12 +458,8 @@ func controlTowerRulesFor(t *testing.T, root string, templates map[string]map[st
 		}
 	}
 	types := regexp.MustCompile(`AWS::[A-Za-z0-9]+::[A-Za-z0-9]+`)
-	var sets []string
-	for range 2 {
-		d, err := os.MkdirTemp(scratch, "control-tower-rules-")
-		require.NoError(t, err)
-		sets = append(sets, d)
-	}
+	byKey := map[string]*ruleGroup{}
+	var groups []ruleGroup
 	n, total := 0, 0
 	require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -423,21 +471,55 @@ func controlTowerRulesFor(t *testing.T, root string, templates map[string]map[st
 			return err
 		}
 		named := types.FindAllString(string(raw), -1)
-		applies := len(named) == 0
+		var held []string
 		for _, typ := range named {
-			applies = applies || present[typ]
+			if present[typ] {
+				held = append(held, typ)
+			}
 		}
-		if !applies {
+		if len(named) > 0 && len(held) == 0 {
 			return nil
 		}
+		// A rule that names no type reads every resource.
+		sort.Strings(held)
+		key := strings.Join(held, " ")
+		g, ok := byKey[key]
+		if !ok {
+			dir, err := os.MkdirTemp(scratch, "control-tower-rules-")
+			if err != nil {
+				return err
+			}
+			g = &ruleGroup{dir: dir}
+			if len(held) > 0 {
+				g.types = map[string]bool{}
+				for _, typ := range held {
+					g.types[typ] = true
+				}
+			}
+			byKey[key] = g
+		}
 		rel, _ := filepath.Rel(root, p)
-		dst := filepath.Join(sets[n%2], strings.ReplaceAll(rel, string(filepath.Separator), "_"))
 		n++
-		return os.WriteFile(dst, raw, 0o644)
+		return os.WriteFile(filepath.Join(g.dir, strings.ReplaceAll(rel, string(filepath.Separator), "_")), raw, 0o644)
 	}))
 	require.Greater(t, n, 50, "the Control Tower rules for RDS, EFS, KMS, IAM, Lambda, ...")
-	t.Logf("Control Tower: %d of %d rule files name a resource type of the templates", n, total)
-	return sets
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		groups = append(groups, *byKey[k])
+	}
+	t.Logf("Control Tower: %d of %d rule files name a resource type of the templates, in %d groups by type", n, total, len(groups))
+	return groups
+}
+
+// ruleGroup is a directory of rule files that name the same resource types
+// (types nil: no type, so every resource).
+type ruleGroup struct {
+	dir   string
+	types map[string]bool
 }
 
 // nagPacks are the cdk-nag packs the tests run.

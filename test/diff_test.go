@@ -103,13 +103,12 @@ const cfnValidateName = "CloudFormation Validate"
 func validationViolations(t *testing.T, outdir, plugin string) []string {
 	t.Helper()
 	if _, ok := validatedDirs.Load(filepath.Clean(outdir)); plugin == cfnValidateName && !ok {
-		require.FailNow(t, "CloudFormation validation did not run on "+outdir, "register it before the synth (cfnValidated, validateApp)")
+		require.FailNow(t, "the CDK CLI's CloudFormation validation did not run on "+outdir, "for an app synthesized in this process, use expectValid")
 	}
 	raw, err := os.ReadFile(filepath.Join(outdir, "validation-report.json"))
 	// The synth writes the report when a plugin ran (and lists only the
-	// plugins that found something); in this binary an app validates only
-	// when its test registers the plugin (cfnValidated).
-	require.NoError(t, err, "the synth writes validation-report.json when a validation plugin ran: register it before the synth (cfnValidated)")
+	// plugins that found something).
+	require.NoError(t, err, "the synth writes validation-report.json when a validation plugin ran")
 	var report struct {
 		PluginReports []struct {
 			PluginName string `json:"pluginName"`

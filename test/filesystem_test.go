@@ -86,7 +86,7 @@ func TestAFileSystemAtRest(t *testing.T) {
 		outputs := tmpl["Outputs"].(map[string]interface{})
 		assert.Equal(t, map[string]interface{}{"Ref": fsID}, outputs["FilesFileSystemId"].(map[string]interface{})["Value"])
 		assert.Contains(t, fmtJSON(outputs["FilesListRecoveryPointsCommand"]), "aws backup list-recovery-points-by-resource --resource-arn ")
-		assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), cfnValidateName))
+		expectValid(t, *awscdk.Stage_Of(stack).Outdir())
 	})
 }
 
@@ -227,7 +227,7 @@ func TestAFileSystemRestore(t *testing.T) {
 			assertions.Annotations_FromStack(stack).HasWarning(jsii.String("/AppStack/Files"), assertions.Match_StringLikeRegexp(jsii.String(
 				`.*restoring recovery point `+efsRecoveryPoint+` into this file system, inside this deploy \(up to 12 hours\).*Stop the writers.*`)))
 		})
-		assert.Empty(t, validationViolations(t, *awscdk.Stage_Of(stack).Outdir(), cfnValidateName))
+		expectValid(t, *awscdk.Stage_Of(stack).Outdir())
 	})
 	t.Run("the same recovery point again changes nothing; another one gets a new wait", func(t *testing.T) {
 		again := templateJSON(t, first(newFiles(t, map[string]string{"efsRecoveryPointArn": efsRecoveryPoint})))

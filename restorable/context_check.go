@@ -58,7 +58,7 @@ func (c *contextCheck) Validate() *[]*string {
 	}
 	// The CDK CLI runs the app with CDK_OUTDIR set, and shows what it prints
 	// to stderr: the report prints by itself on every cdk synth and deploy.
-	if len(errs) == 0 && os.Getenv("CDK_OUTDIR") != "" {
+	if len(errs) == 0 && os.Getenv(outdirEnv) != "" {
 		printReportOnce(c.reg)
 	}
 	return &errs

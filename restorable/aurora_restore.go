@@ -1,6 +1,7 @@
 package restorable
 
 import (
+	"fmt"
 	"reflect"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -43,9 +44,16 @@ func (c *AuroraCluster) newRestoredCluster(path string, p awsrds.DatabaseCluster
 		// valid: CloudFormation applies it with ModifyDBCluster right after the
 		// restore (Translator.modifyDbClusterAfterCreateRequest).
 		awscdk.Validations_Of(cluster.Node().DefaultChild()).Acknowledge(&awscdk.Acknowledgment{
-			Id:     jsii.String("CloudFormation-Validate::F3021"),
+			Id:     jsii.String(cfnValidateMasterUsernameRule),
 			Reason: jsii.String("a restored cluster inherits MasterUsername from its source; MasterUserPassword re-applies the caller's password after the restore"),
 		})
+		// aws-cdk-lib matches an acknowledgment by rule ID alone, over the
+		// whole app (collectAcknowledgedRuleIds walks the tree from the root;
+		// core/lib/private/synthesis-validation.js), so the rule stops
+		// reporting every other cluster too; nothing narrower exists.
+		awscdk.Annotations_Of(c).AddWarningV2(jsii.String("restorable:appWideAcknowledgment"), jsii.String(fmt.Sprintf(
+			"%s: restoring with your own master password, restorable acknowledges the CloudFormation validation rule %s (MasterUserPassword without MasterUsername), which a restored cluster must have; aws-cdk-lib applies an acknowledgment to the whole app, so during this restore the rule reports no other AWS::RDS::DBCluster of the app either. Check yours yourself, or restore with an RDS-managed master password (the default), which needs no acknowledgment.",
+			path, cfnValidateMasterUsernameRule)))
 	}
 	if creds.managed {
 		awscdk.Annotations_Of(cluster).AcknowledgeWarning(jsii.String("@aws-cdk/aws-rds:generatedCredsNotApplied"),
@@ -147,3 +155,8 @@ func (c *AuroraCluster) guardSource() map[string]interface{} { return clusterSou
 
 // guardCreateOnly reads the cluster's other create-only properties.
 func (c *AuroraCluster) guardCreateOnly() map[string]interface{} { return clusterCreateOnly(c.cfn) }
+
+// cfnValidateMasterUsernameRule is the CloudFormation validation finding for a
+// cluster with MasterUserPassword and no MasterUsername, as aws-cdk-lib's
+// CloudFormationValidatePlugin names it.
+const cfnValidateMasterUsernameRule = "CloudFormation-Validate::F3021"

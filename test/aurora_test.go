@@ -253,6 +253,14 @@ func TestOwnSecretIsReappliedOnRestore(t *testing.T) {
 	assert.Equal(t, restoredStack.Resolve(secret.SecretArn()), restoredStack.Resolve(restoredDB.Secret().SecretArn()))
 	ids, _ := resourcesOfType(t, tmpl, "AWS::SecretsManager::Secret")
 	assert.Len(t, ids, 1, "no second secret")
+	// The acknowledgment this restore needs covers the whole app, and synth
+	// says so; the RDS-managed default needs none.
+	check(t, func() {
+		assertions.Annotations_FromStack(restoredStack).HasWarning(jsii.String("/AppStack/Database"),
+			assertions.Match_StringLikeRegexp(jsii.String(`.*acknowledges the CloudFormation validation rule CloudFormation-Validate::F3021 .*reports no other AWS::RDS::DBCluster of the app.*`)))
+		assertions.Annotations_FromStack(newStack).HasNoWarning(jsii.String("*"),
+			assertions.Match_StringLikeRegexp(jsii.String(`.*CloudFormation-Validate::F3021.*`)))
+	})
 	expectValid(t, *awscdk.Stage_Of(restoredStack).Outdir())
 }
 

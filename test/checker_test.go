@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -167,20 +168,27 @@ var theChecker struct {
 	byDir map[string][]*queuedCheck
 	done  chan struct{}
 	stop  func()
-	// checkedAtEnd is set by the test that asserts the findings.
-	checkedAtEnd bool
+	// write orders the jobs on the checker's stdin; mu is not held while
+	// writing, so that the reader can deliver results meanwhile.
+	write sync.Mutex
 }
+
+// checkerAnswerTimeout bounds the wait for one synth's findings: a checker
+// that hangs fails the run instead of holding it until CI kills it.
+const checkerAnswerTimeout = 5 * time.Minute
 
 // queuedCheck is one synth's templates, queued for the checker.
 type queuedCheck struct {
 	outdir string
 	result checkResult
 	ready  chan struct{}
-	// stacks names each copied template's stack; acked holds, by copied
-	// template and logical ID ("" for the template itself), the rules the
-	// app acknowledged there.
+	// stacks names each copied template's stack; acked holds the rules the
+	// app acknowledged anywhere in its stacks, which aws-cdk-lib applies to
+	// every finding of the app.
 	stacks map[string]string
-	acked  map[string]map[string]map[string]bool
+	acked  map[string]bool
+	// asserted is set once validationFailures has reported this synth.
+	asserted bool
 }
 
 // startChecker starts the checker process; TestMain calls it once scratch
@@ -253,17 +261,20 @@ func startChecker() {
 // later, and queues them.
 func queueValidation(outdir string, stacks []checkStack) error {
 	startChecker()
-	theChecker.mu.Lock()
-	defer theChecker.mu.Unlock()
 	if theChecker.err != nil {
 		return theChecker.err
+	}
+	select {
+	case <-theChecker.done:
+		return fmt.Errorf("the checker process has ended")
+	default:
 	}
 	dir, err := os.MkdirTemp(scratch, "validate-")
 	if err != nil {
 		return err
 	}
 	q := &queuedCheck{outdir: filepath.Clean(outdir), ready: make(chan struct{}),
-		stacks: map[string]string{}, acked: map[string]map[string]map[string]bool{}}
+		stacks: map[string]string{}, acked: map[string]bool{}}
 	for i := range stacks {
 		raw, err := os.ReadFile(stacks[i].Template)
 		if err != nil {
@@ -273,18 +284,37 @@ func queueValidation(outdir string, stacks []checkStack) error {
 		if err := os.WriteFile(copied, raw, 0o644); err != nil {
 			return err
 		}
-		acked, err := acknowledgedRules(strings.TrimSuffix(stacks[i].Template, ".template.json")+".metadata.json", "/"+stacks[i].Path)
+		acked, err := acknowledgedRules(strings.TrimSuffix(stacks[i].Template, ".template.json") + ".metadata.json")
 		if err != nil {
 			return err
 		}
 		stacks[i].Template = copied
 		q.stacks[copied] = stacks[i].Path
-		q.acked[copied] = acked
+		for id := range acked {
+			q.acked[id] = true
+		}
 	}
+	theChecker.mu.Lock()
 	id := len(theChecker.jobs) + 1
 	theChecker.jobs[id] = q
 	theChecker.byDir[q.outdir] = append(theChecker.byDir[q.outdir], q)
-	return theChecker.in.Encode(checkJob{ID: id, Stacks: stacks})
+	theChecker.mu.Unlock()
+	theChecker.write.Lock()
+	err = theChecker.in.Encode(checkJob{ID: id, Stacks: stacks})
+	theChecker.write.Unlock()
+	if err != nil {
+		// The checker is gone: the job fails now rather than wait for an
+		// answer that cannot come.
+		theChecker.mu.Lock()
+		select {
+		case <-q.ready:
+		default:
+			q.result.Error = "cannot send the templates to the checker: " + err.Error()
+			close(q.ready)
+		}
+		theChecker.mu.Unlock()
+	}
+	return err
 }
 
 // stopChecker ends the checker once every job is answered; TestMain calls it
@@ -312,18 +342,28 @@ func queuedFor(outdir string) bool {
 	return len(theChecker.byDir[filepath.Clean(outdir)]) > 0
 }
 
-// validationFailures waits for every queued synth's findings and returns one
-// line per synth that has any, or whose templates could not be checked.
+// validationFailures waits for the findings of every queued synth it has not
+// reported before and returns one line per synth that has any, or whose
+// templates could not be checked in time.
 func validationFailures() []string {
 	theChecker.mu.Lock()
 	var all []*queuedCheck
 	for _, q := range theChecker.jobs {
-		all = append(all, q)
+		if !q.asserted {
+			q.asserted = true
+			all = append(all, q)
+		}
 	}
 	theChecker.mu.Unlock()
 	var out []string
+	deadline := time.After(checkerAnswerTimeout)
 	for _, q := range all {
-		<-q.ready
+		select {
+		case <-q.ready:
+		case <-deadline:
+			out = append(out, q.outdir+": the checker gave no answer within "+checkerAnswerTimeout.String())
+			continue
+		}
 		switch {
 		case q.result.Error != "":
 			out = append(out, q.outdir+": "+q.result.Error)
@@ -338,12 +378,15 @@ func validationFailures() []string {
 }
 
 // unacknowledged words the findings the app did not acknowledge
-// (Validations.of(scope).acknowledge, as the CDK applies them to its own
-// plugin's report): "<plugin>: <rule>: <description> at <stack>#<logical ID>".
+// (Validations.of(scope).acknowledge). aws-cdk-lib 2.270.0 matches an
+// acknowledgment by rule ID alone, over the whole app
+// (core/lib/private/synthesis-validation.js: collectAcknowledgedRuleIds walks
+// the tree from the root), so one here covers every stack of the synth:
+// "<plugin>: <rule>: <description> at <stack>#<logical ID>".
 func (q *queuedCheck) unacknowledged() []string {
 	var out []string
 	for _, v := range q.result.Violations {
-		if q.acked[v.Template][v.LogicalID][validationID(v.Rule)] || q.acked[v.Template][""][validationID(v.Rule)] {
+		if q.acked[validationID(v.Rule)] {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s: %s: %s at %s#%s", cfnValidateName, v.Rule, v.Description, q.stacks[v.Template], v.LogicalID))
@@ -354,16 +397,15 @@ func (q *queuedCheck) unacknowledged() []string {
 // validationID is a CloudFormation Validate rule as an acknowledgment names it.
 func validationID(rule string) string { return "CloudFormation-Validate::" + rule }
 
-// acknowledgedRules reads a stack's metadata file (the assembly's
-// <stack>.metadata.json): the rules acknowledged at each construct path
-// (aws:cdk:acknowledged-rules), which cover the construct and everything
-// under it, and each resource's path (aws:cdk:logicalId). It returns the
-// rules acknowledged for each logical ID, and for the stack (at stackPath)
-// under "".
-func acknowledgedRules(file, stackPath string) (map[string]map[string]bool, error) {
+// acknowledgedRules reads the rules a stack's constructs acknowledged: its
+// metadata file (the assembly's <stack>.metadata.json), whose
+// aws:cdk:acknowledged-rules entries name them by ID. Acknowledgments made on
+// the App or a Stage, outside every stack, are in no such file; no test makes
+// one.
+func acknowledgedRules(file string) (map[string]bool, error) {
 	raw, err := os.ReadFile(file)
 	if os.IsNotExist(err) {
-		return map[string]map[string]bool{}, nil
+		return map[string]bool{}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -375,40 +417,19 @@ func acknowledgedRules(file, stackPath string) (map[string]map[string]bool, erro
 	if err := json.Unmarshal(raw, &meta); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	atPath := map[string][]string{}
-	logicalIDs := map[string]string{}
-	for path, entries := range meta {
+	out := map[string]bool{}
+	for _, entries := range meta {
 		for _, e := range entries {
-			switch e.Type {
-			case "aws:cdk:acknowledged-rules":
-				var rules map[string]string
-				if json.Unmarshal(e.Data, &rules) == nil {
-					for id := range rules {
-						atPath[path] = append(atPath[path], id)
-					}
-				}
-			case "aws:cdk:logicalId":
-				var id string
-				if json.Unmarshal(e.Data, &id) == nil {
-					logicalIDs[id] = path
+			if e.Type != "aws:cdk:acknowledged-rules" {
+				continue
+			}
+			var rules map[string]json.RawMessage
+			if json.Unmarshal(e.Data, &rules) == nil {
+				for id := range rules {
+					out[id] = true
 				}
 			}
 		}
-	}
-	covering := func(path string) map[string]bool {
-		rules := map[string]bool{}
-		for at, ids := range atPath {
-			if path == at || strings.HasPrefix(path, at+"/") {
-				for _, id := range ids {
-					rules[id] = true
-				}
-			}
-		}
-		return rules
-	}
-	out := map[string]map[string]bool{"": covering(stackPath)}
-	for id, path := range logicalIDs {
-		out[id] = covering(path)
 	}
 	return out, nil
 }

@@ -50,7 +50,10 @@ func complianceTemplates(t *testing.T) map[string]map[string]interface{} {
 		"example, clone":              {"RedmineStack/Database.cloneSourceCluster": "prod-db"},
 		"example, EFS recovery point": {"efsRecoveryPointArn": efsRecoveryPoint},
 	} {
-		_, tmpl, _ := example(t, ctx)
+		_, tmpl, outdir := example(t, ctx)
+		// Each mode is validated here; the CLI's diffs of the same modes run
+		// without validation for that reason (whole_process_cli_test.go).
+		expectValid(t, outdir)
 		out[name] = tmpl
 	}
 	mysql, _ := newCluster(t, nil, func(_ awscdk.Stack, p *restorable.AuroraClusterProps) {

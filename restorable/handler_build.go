@@ -66,18 +66,31 @@ func startHandlerBuild() {
 	})
 }
 
-// When the CDK CLI runs the app, the lookup starts with the process, while
-// awscdk.NewApp starts the jsii kernel (about 0.3 s), rather than at the first
-// restorable construct, whose guard needs the handler a few milliseconds later:
-// that took the lookup's 25 ms off the synth's critical path (issue 24). The
-// CLI names the assembly's directory in CDK_OUTDIR for every app it runs
+// When the CDK CLI runs the app, the cache lookup starts with the process,
+// while awscdk.NewApp starts the jsii kernel (about 0.3 s), rather than at the
+// first restorable construct, whose guard needs the handler a few milliseconds
+// later: that took the lookup's 25 ms off the synth's critical path (issue
+// 24). It only looks: a build, on a miss, waits for the first restorable
+// construct, so an app that ends before one starts no `go build`. The CLI
+// names the assembly's directory in CDK_OUTDIR for every app it runs
 // (aws-cdk-lib's cx-api OUTDIR_ENV, packages/aws-cdk-lib/cx-api/lib/cxapi.ts);
 // a program that merely imports restorable, such as a user's `go test`, does
 // not set it and starts nothing.
 func init() {
 	if os.Getenv(outdirEnv) != "" {
-		startHandlerBuild()
+		earlyLookup.done = make(chan struct{})
+		go func() {
+			defer close(earlyLookup.done)
+			earlyLookup.asset, earlyLookup.found = findCachedHandler()
+		}()
 	}
+}
+
+// earlyLookup is init's lookup; done is nil when init started none.
+var earlyLookup struct {
+	done  chan struct{}
+	asset handlerAsset
+	found bool
 }
 
 // outdirEnv is the variable through which the CDK CLI gives the app its
@@ -92,8 +105,28 @@ func builtHandler() (handlerAsset, error) {
 }
 
 func buildHandler() (handlerAsset, error) {
+	if earlyLookup.done != nil {
+		<-earlyLookup.done
+		if earlyLookup.found {
+			return earlyLookup.asset, nil
+		}
+	}
 	a, _, err := cachedBuild()
 	return a, err
+}
+
+// findCachedHandler is cachedBuild's lookup alone: the handler that an earlier
+// build made from the same sources, if the cache holds it.
+func findCachedHandler() (handlerAsset, bool) {
+	dir, err := moduleDir()
+	if err != nil {
+		return handlerAsset{}, false
+	}
+	key, err := sourceKey(dir, handlerToolchain())
+	if err != nil {
+		return handlerAsset{}, false
+	}
+	return lookupHandler(key)
 }
 
 // cachedBuild returns the handler from the user's cache when its sources,

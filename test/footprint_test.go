@@ -57,10 +57,7 @@ func TestAnIdleStackCarriesOnlyTheGuard(t *testing.T) {
 	}
 }
 
-// BenchmarkWholeProcessSynth synthesizes the footprint app (one cluster, one
-// file system) as `cdk synth` does, one process per synth, alternating the
-// plain-L2 and restorable versions, and reports each median and their ratio.
-// `make bench` runs it.
+// rounded is the samples to 10 ms, for the log.
 func rounded(d []time.Duration) []time.Duration {
 	out := make([]time.Duration, len(d))
 	for i, v := range d {
@@ -69,6 +66,10 @@ func rounded(d []time.Duration) []time.Duration {
 	return out
 }
 
+// BenchmarkWholeProcessSynth synthesizes the footprint app (one cluster, one
+// file system) as `cdk synth` does, one process per synth, alternating the
+// plain-L2 and restorable versions, and reports each median and their ratio.
+// `make bench` runs it.
 func BenchmarkWholeProcessSynth(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "footprint")
 	root, err := filepath.Abs(repoRoot)

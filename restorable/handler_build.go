@@ -78,12 +78,16 @@ func startHandlerBuild() {
 // not set it and starts nothing.
 func init() {
 	if os.Getenv(outdirEnv) != "" {
-		earlyLookup.done = make(chan struct{})
-		go func() {
-			defer close(earlyLookup.done)
-			earlyLookup.asset, earlyLookup.found = findCachedHandler()
-		}()
+		startEarlyLookup()
 	}
+}
+
+func startEarlyLookup() {
+	earlyLookup.done = make(chan struct{})
+	go func() {
+		defer close(earlyLookup.done)
+		earlyLookup.asset, earlyLookup.found = findCachedHandler()
+	}()
 }
 
 // earlyLookup is init's lookup; done is nil when init started none.

@@ -110,11 +110,25 @@ func TestAnUnchangedHandlerIsNotBuiltAgain(t *testing.T) {
 	// THEN the second takes the first's binary from the cache
 	assert.True(t, cached, "the second synth does not build")
 	assert.Equal(t, first, second)
-	// AND a binary changed in the cache is not taken
+	// AND the lookup that starts with a process the CDK CLI runs finds the
+	// same binary, which the handler build then takes without looking again
+	t.Cleanup(func() { earlyLookup.done, earlyLookup.asset, earlyLookup.found = nil, handlerAsset{}, false })
+	startEarlyLookup()
+	<-earlyLookup.done
+	assert.True(t, earlyLookup.found)
+	assert.Equal(t, first, earlyLookup.asset)
+	early, err := buildHandler()
+	require.NoError(t, err)
+	assert.Equal(t, first, early)
+	// AND a binary changed in the cache is not taken, by either
 	require.NoError(t, os.WriteFile(filepath.Join(first.dir, "bootstrap"), []byte("planted"), 0o755))
 	_, cached, err = cachedBuild()
 	require.NoError(t, err)
 	assert.False(t, cached)
+	require.NoError(t, os.WriteFile(filepath.Join(first.dir, "bootstrap"), []byte("planted"), 0o755))
+	startEarlyLookup()
+	<-earlyLookup.done
+	assert.False(t, earlyLookup.found, "a changed binary is not taken early either")
 }
 
 func TestTheSourceKeyFollowsEverySourceOfTheBinary(t *testing.T) {

@@ -130,9 +130,7 @@ func (g *stackGuard) allowSnapshotsBeforeChange() {
 	}
 	g.snapshots = true
 	stack := g.stack
-	arn := func(resource string) *string {
-		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("rds"), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	}
+	arn := func(resource string) *string { return stackArn(stack, "rds", resource) }
 	paths := awscdk.Lazy_List(&lazyList{func() []*string {
 		var out []*string
 		for _, e := range g.entries {
@@ -145,16 +143,14 @@ func (g *stackGuard) allowSnapshotsBeforeChange() {
 	tagged := func(key string) *map[string]interface{} {
 		return &map[string]interface{}{"StringEquals": map[string]interface{}{key + "/" + contract.TagBeforeChange: paths}}
 	}
-	for _, st := range []*awsiam.PolicyStatementProps{
-		{Sid: jsii.String("SnapshotClustersBeforeAChange"), Actions: jsii.Strings("rds:CreateDBClusterSnapshot"), Resources: &[]*string{arn("cluster:*")}},
-		{Sid: jsii.String("TagSnapshotsBeforeAChange"), Actions: jsii.Strings("rds:CreateDBClusterSnapshot", "rds:AddTagsToResource"),
+	addToRole(g.role,
+		&awsiam.PolicyStatementProps{Sid: jsii.String("SnapshotClustersBeforeAChange"), Actions: jsii.Strings("rds:CreateDBClusterSnapshot"), Resources: &[]*string{arn("cluster:*")}},
+		&awsiam.PolicyStatementProps{Sid: jsii.String("TagSnapshotsBeforeAChange"), Actions: jsii.Strings("rds:CreateDBClusterSnapshot", "rds:AddTagsToResource"),
 			Resources: &[]*string{arn("cluster-snapshot:restorable-*")}, Conditions: tagged("aws:RequestTag")},
-		{Sid: jsii.String("ListSnapshots"), Actions: jsii.Strings("rds:DescribeDBClusterSnapshots"), Resources: &[]*string{arn("cluster:*"), arn("cluster-snapshot:*")}},
-		{Sid: jsii.String("PruneSnapshotsBeforeAChange"), Actions: jsii.Strings("rds:DeleteDBClusterSnapshot"),
+		&awsiam.PolicyStatementProps{Sid: jsii.String("ListSnapshots"), Actions: jsii.Strings("rds:DescribeDBClusterSnapshots"), Resources: &[]*string{arn("cluster:*"), arn("cluster-snapshot:*")}},
+		&awsiam.PolicyStatementProps{Sid: jsii.String("PruneSnapshotsBeforeAChange"), Actions: jsii.Strings("rds:DeleteDBClusterSnapshot"),
 			Resources: &[]*string{arn("cluster-snapshot:restorable-*")}, Conditions: tagged("aws:ResourceTag")},
-	} {
-		g.role.AddToPolicy(awsiam.NewPolicyStatement(st))
-	}
+	)
 	suppressNag(g.role, true, nagException{rule: nagWildcard,
 		appliesTo: []string{`/^Resource::arn:.+:rds:.+:(cluster:\*|cluster-snapshot:\*|cluster-snapshot:restorable-\*)$/`},
 		reason: "Before a deploy changes a cluster's engine or parameters, the guard snapshots the cluster, whose identifier CloudFormation generates and every restore changes; " +

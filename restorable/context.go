@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/aws/constructs-go/constructs/v10"
-	"github.com/aws/jsii-runtime-go"
 )
 
 // Context keys that select a restore with `cdk deploy -c <key>=<value>`.
@@ -57,7 +56,8 @@ func ContextKey(path, key string) string {
 func AuroraClusterFromContext(scope constructs.Construct, id string, props AuroraClusterProps) (*AuroraClusterProps, error) {
 	path := childPath(scope, id)
 	reg := registryOf(scope)
-	read := func(key string, bare bool) (contextValue, error) { return readContext(scope, reg, path, key, bare) }
+	ctx := newContextReader(scope)
+	read := func(key string, bare bool) (contextValue, error) { return ctx.read(reg, path, key, bare) }
 	values := map[string]contextValue{}
 	for _, key := range []string{ContextSnapshotArn, ContextRestoreToTime, ContextRestoreSourceCluster, ContextRestoreSourceClusterResourceID} {
 		v, err := read(key, true)
@@ -134,11 +134,12 @@ func firstSet(values map[string]contextValue, clone contextValue) string {
 func FileSystemFromContext(scope constructs.Construct, id string, props FileSystemProps) (*FileSystemProps, error) {
 	path := childPath(scope, id)
 	reg := registryOf(scope)
-	point, err := readContext(scope, reg, path, ContextEFSRecoveryPointArn, true)
+	ctx := newContextReader(scope)
+	point, err := ctx.read(reg, path, ContextEFSRecoveryPointArn, true)
 	if err != nil {
 		return nil, err
 	}
-	consent, err := readContext(scope, reg, path, ContextAllowReplace, false)
+	consent, err := ctx.read(reg, path, ContextAllowReplace, false)
 	if err != nil {
 		return nil, err
 	}
@@ -173,20 +174,51 @@ func (v contextValue) settingOr(def string) string {
 	return def
 }
 
+// contextReader reads a scope's context: all of it in one round trip to the
+// jsii kernel when the first key is asked (Node.getAllContext merges the
+// scope's context over its ancestors', as Node.tryGetContext looks a key up),
+// instead of one round trip per key (issue 24). A reader lives for one
+// constructor's reads: context can only be set on a scope before it has
+// children, and a reader made before the scope's last SetContext would
+// miss it.
+type contextReader struct {
+	scope constructs.Construct
+	all   map[string]interface{}
+}
+
+func newContextReader(scope constructs.Construct) *contextReader {
+	return &contextReader{scope: scope}
+}
+
+func (r *contextReader) get(key string) interface{} {
+	if r.all == nil {
+		r.all, _ = nodeOf(r.scope).GetAllContext(nil).(map[string]interface{})
+		if r.all == nil {
+			r.all = map[string]interface{}{}
+		}
+	}
+	return r.all[key]
+}
+
 // readContext reads key for the construct at path: its per-construct key and, if
 // bare is true, the bare key. It records both as read, so that the app-level check
 // knows the app wires them.
 func readContext(scope constructs.Construct, reg *registry, path, key string, bare bool) (contextValue, error) {
+	return newContextReader(scope).read(reg, path, key, bare)
+}
+
+// read is readContext with r's context.
+func (r *contextReader) read(reg *registry, path, key string, bare bool) (contextValue, error) {
 	perKey := ContextKey(path, key)
 	reg.markRead(perKey)
-	per, err := contextString(scope, perKey)
+	per, err := contextString(r.get(perKey), perKey)
 	if err != nil {
 		return contextValue{}, err
 	}
 	var whole contextValue
 	if bare {
 		reg.markRead(key)
-		if whole, err = contextString(scope, key); err != nil {
+		if whole, err = contextString(r.get(key), key); err != nil {
 			return contextValue{}, err
 		}
 	}
@@ -202,9 +234,9 @@ func readContext(scope constructs.Construct, reg *registry, path, key string, ba
 	}
 }
 
-// contextString reads one context value, which must be a non-empty string.
-func contextString(scope constructs.Construct, key string) (contextValue, error) {
-	raw := scope.Node().TryGetContext(jsii.String(key))
+// contextString is the context value raw of key, which must be a non-empty
+// string.
+func contextString(raw interface{}, key string) (contextValue, error) {
 	if raw == nil {
 		return contextValue{}, nil
 	}
@@ -234,7 +266,7 @@ func stackRegion(scope constructs.Construct) string {
 	if !isInStack(scope) {
 		return ""
 	}
-	return *stackOf(scope).Region()
+	return stackEnv(stackOf(scope))[1]
 }
 
 // RecoveryVaultFromContext returns a copy of props whose AllowReplace is read

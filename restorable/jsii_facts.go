@@ -23,6 +23,9 @@ type constructFacts struct {
 	path    *string
 	root    constructs.IConstruct
 	inStack *bool
+	node    constructs.Node
+	// env is a stack's partition, region and account.
+	env *[3]string
 }
 
 var facts struct {
@@ -47,6 +50,25 @@ func factsOf(c constructs.IConstruct) *constructFacts {
 		facts.of[c] = f
 	}
 	return f
+}
+
+// nodeOf is c.Node(), asked once: every call of Node() on a Go proxy is a
+// round trip of its own.
+func nodeOf(c constructs.IConstruct) constructs.Node {
+	f := factsOf(c)
+	if f == nil {
+		return c.Node()
+	}
+	facts.Lock()
+	n := f.node
+	facts.Unlock()
+	if n == nil {
+		n = c.Node()
+		facts.Lock()
+		f.node = n
+		facts.Unlock()
+	}
+	return n
 }
 
 // stackOf is awscdk.Stack_Of(c), asked once.
@@ -78,7 +100,7 @@ func pathOf(c constructs.IConstruct) string {
 	p := f.path
 	facts.Unlock()
 	if p == nil {
-		p = c.Node().Path()
+		p = nodeOf(c).Path()
 		facts.Lock()
 		f.path = p
 		facts.Unlock()
@@ -96,7 +118,7 @@ func rootOf(c constructs.IConstruct) constructs.IConstruct {
 	r := f.root
 	facts.Unlock()
 	if r == nil {
-		r = c.Node().Root()
+		r = nodeOf(c).Root()
 		facts.Lock()
 		f.root = r
 		facts.Unlock()
@@ -116,7 +138,7 @@ func isInStack(c constructs.IConstruct) bool {
 		}
 	}
 	in := false
-	for _, s := range *c.Node().Scopes() {
+	for _, s := range *nodeOf(c).Scopes() {
 		// A stack's Go proxy is an awscdk.Stack: no round trip to ask. Any
 		// other Go value (the app, a construct of a type Go has no binding
 		// for) is asked.
@@ -131,4 +153,37 @@ func isInStack(c constructs.IConstruct) bool {
 		facts.Unlock()
 	}
 	return in
+}
+
+// stackArn is stack.FormatArn for a resource of the stack's own partition,
+// account and region, with no resource name: Arn.format joins
+// "arn:<partition>:<service>:<region>:<account>:<resource>" from the stack's
+// values, tokens included (aws-cdk-lib core/lib/arn.js), so the same join
+// in Go gives the same template without a round trip per ARN. The stack's
+// three values are asked once.
+func stackArn(stack awscdk.Stack, service, resource string) *string {
+	env := stackEnv(stack)
+	arn := "arn:" + env[0] + ":" + service + ":" + env[1] + ":" + env[2] + ":" + resource
+	return &arn
+}
+
+// stackEnv is the stack's partition, region and account (tokens for an
+// environment-agnostic stack), asked once.
+func stackEnv(stack awscdk.Stack) *[3]string {
+	f := factsOf(stack)
+	var env *[3]string
+	if f != nil {
+		facts.Lock()
+		env = f.env
+		facts.Unlock()
+	}
+	if env == nil {
+		env = &[3]string{*stack.Partition(), *stack.Region(), *stack.Account()}
+		if f != nil {
+			facts.Lock()
+			f.env = env
+			facts.Unlock()
+		}
+	}
+	return env
 }

@@ -64,7 +64,7 @@ func (e nagException) suppression() nagSuppression {
 func suppressNag(scope constructs.IConstruct, children bool, exceptions ...nagException) {
 	targets := []constructs.IConstruct{scope}
 	if children {
-		targets = *scope.Node().FindAll(constructs.ConstructOrder_PREORDER)
+		targets = *nodeOf(scope).FindAll(constructs.ConstructOrder_PREORDER)
 	}
 	for _, c := range targets {
 		// An L1's Go proxy is an awscdk.CfnResource: no round trip to ask,

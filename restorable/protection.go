@@ -269,15 +269,13 @@ func (p *Protection) newRole() awsiam.Role {
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("backup.amazonaws.com"), nil),
 		Description: jsii.String("restorable: AWS Backup backs up the protected file systems and clusters"),
 	})
-	arn := func(service, resource string) string {
-		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	}
-	statement := func(sid string, actions []string, resources *[]*string, conditions map[string]interface{}) awsiam.PolicyStatement {
+	arn := func(service, resource string) string { return *stackArn(stack, service, resource) }
+	statement := func(sid string, actions []string, resources *[]*string, conditions map[string]interface{}) *awsiam.PolicyStatementProps {
 		props := &awsiam.PolicyStatementProps{Sid: jsii.String(sid), Actions: jsii.Strings(actions...), Resources: resources}
 		if conditions != nil {
 			props.Conditions = &conditions
 		}
-		return awsiam.NewPolicyStatement(props)
+		return props
 	}
 	vaults := []*string{p.vault.BackupVaultArn()}
 	for _, v := range p.copyVaults {
@@ -286,7 +284,7 @@ func (p *Protection) newRole() awsiam.Role {
 	if p.airGap != nil {
 		vaults = append(vaults, jsii.String(p.airGap.arn))
 	}
-	statements := []awsiam.PolicyStatement{
+	statements := []*awsiam.PolicyStatementProps{
 		statement("EFSBackup", []string{"elasticfilesystem:Backup", "elasticfilesystem:DescribeTags"},
 			jsii.Strings(arn("elasticfilesystem", "file-system")+"/*"), nil),
 		// A restore gives a cluster a new identifier, so the cluster ARNs are
@@ -330,9 +328,7 @@ func (p *Protection) newRole() awsiam.Role {
 			statement("CopyKeys"+suffix, []string{"kms:DescribeKey", "kms:CreateGrant"}, &[]*string{inDest("kms", "key/*")},
 				map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": "true"}}))
 	}
-	for _, s := range statements {
-		role.AddToPolicy(s)
-	}
+	addToRole(role, statements...)
 	suppressNag(role, true,
 		nagException{rule: nagWildcard, appliesTo: []string{"Resource::*"},
 			reason: "Read-only lookups AWS Backup makes before a backup (rds:Describe*, rds:ListTagsForResource, tag:GetResources), granted on * as in AWSBackupServiceRolePolicyForBackup; tag:GetResources supports no resource-level permissions."},

@@ -19,8 +19,9 @@ import (
 // them; otherwise any key fails synth with notMember and fix.
 func readSwitch(scope constructs.Construct, path, region string, member bool, notMember, fix string) (string, contextValue) {
 	reg := registryOf(scope)
+	ctx := newContextReader(scope)
 	read := func(k string) contextValue {
-		v, err := readContext(scope, reg, path, k, false)
+		v, err := ctx.read(reg, path, k, false)
 		if err != nil {
 			panic(atConstruct(path, err))
 		}

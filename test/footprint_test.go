@@ -121,8 +121,15 @@ func BenchmarkWholeProcessSynth(b *testing.B) {
 		b.ReportMetric(float64(extra.Milliseconds()), "novalidation-extra-ms")
 		b.Logf("median of %d whole-process synths: plain %v, restorable %v, ratio %.3f", pairs, mp.Round(time.Millisecond), mr.Round(time.Millisecond),
 			float64(mr)/float64(mp))
-		// The spread, for a reader who compares two runs on a shared machine.
+		// The spread, for a reader who compares two runs on a shared machine,
+		// and each pair's own ratio (its two runs are adjacent in time).
 		b.Logf("plain %v; restorable %v", rounded(plain), rounded(rest))
+		var own []float64
+		for p := range plain {
+			own = append(own, float64(rest[p])/float64(plain[p]))
+		}
+		sort.Float64s(own)
+		b.Logf("median of the pairs' own ratios %.3f (from %.3f to %.3f)", own[len(own)/2], own[0], own[len(own)-1])
 		b.Logf("without CloudFormation validation: plain %v, restorable %v (+%v)", median(plainNV).Round(time.Millisecond),
 			median(restNV).Round(time.Millisecond), extra.Round(time.Millisecond))
 	}

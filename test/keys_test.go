@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -92,6 +93,19 @@ func TestBareAndPerConstructKeys(t *testing.T) {
 		_, err := restorable.AuroraClusterFromContext(stack, "Database", restorable.AuroraClusterProps{})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), `restorable: snapshotArn="`+snapshotARN+`": is set together with AppStack/Database.snapshotArn="other"`)
+	})
+	t.Run("a value set on a scope wins over the app's, as tryGetContext finds it", func(t *testing.T) {
+		stack := newStack(t, map[string]string{"AppStack/Group/Database.snapshotArn": "from-the-app", "AppStack/Group/Database.allowReplace": "old-db"})
+		group := constructs.NewConstruct(stack, jsii.String("Group"))
+		group.Node().SetContext(jsii.String("AppStack/Group/Database.snapshotArn"), jsii.String(snapshotARN))
+		props, err := restorable.AuroraClusterFromContext(group, "Database", restorable.AuroraClusterProps{})
+		require.NoError(t, err)
+		assert.Equal(t, snapshotARN, props.Source.SnapshotIdentifier)
+		assert.Equal(t, "old-db", props.AllowReplace, "the app's value where the scope sets none")
+		group.Node().SetContext(jsii.String("AppStack/Group/Database.cloneSourceCluster"), jsii.Number(5))
+		_, err = restorable.AuroraClusterFromContext(group, "Database", restorable.AuroraClusterProps{})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `AppStack/Group/Database.cloneSourceCluster="5": is a float64, not a string`)
 	})
 	t.Run("a malformed value names its key", func(t *testing.T) {
 		msg := panicMessage(t, func() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
 )
 
 // Context keys that select a restore with `cdk deploy -c <key>=<value>`.
@@ -181,9 +182,13 @@ func (v contextValue) settingOr(def string) string {
 // constructor's reads: context can only be set on a scope before it has
 // children, and a reader made before the scope's last SetContext would
 // miss it.
+//
+// A reader of one key asks Node.tryGetContext (the same two round trips,
+// without copying the whole context of a large cdk.context.json).
 type contextReader struct {
 	scope constructs.Construct
 	all   map[string]interface{}
+	one   bool
 }
 
 func newContextReader(scope constructs.Construct) *contextReader {
@@ -191,6 +196,9 @@ func newContextReader(scope constructs.Construct) *contextReader {
 }
 
 func (r *contextReader) get(key string) interface{} {
+	if r.one {
+		return nodeOf(r.scope).TryGetContext(jsii.String(key))
+	}
 	if r.all == nil {
 		r.all, _ = nodeOf(r.scope).GetAllContext(nil).(map[string]interface{})
 		if r.all == nil {
@@ -204,7 +212,7 @@ func (r *contextReader) get(key string) interface{} {
 // bare is true, the bare key. It records both as read, so that the app-level check
 // knows the app wires them.
 func readContext(scope constructs.Construct, reg *registry, path, key string, bare bool) (contextValue, error) {
-	return newContextReader(scope).read(reg, path, key, bare)
+	return (&contextReader{scope: scope, one: !bare}).read(reg, path, key, bare)
 }
 
 // read is readContext with r's context.

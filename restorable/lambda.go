@@ -119,7 +119,17 @@ func addToRole(role awsiam.Role, statements ...*awsiam.PolicyStatementProps) {
 		if len(built) == 0 {
 			return
 		}
-		policy = role.Node().FindChild(jsii.String("DefaultPolicy")).(awsiam.Policy)
+		// A role of an app that customizes its roles
+		// (awsiam.Role_CustomizeRoles) hands its statements to the
+		// pre-created role and has no DefaultPolicy: one call each, then.
+		found, ok := role.Node().TryFindChild(jsii.String("DefaultPolicy")).(awsiam.Policy)
+		if !ok {
+			for _, st := range built {
+				role.AddToPolicy(st)
+			}
+			return
+		}
+		policy = found
 		defaultPolicies.Lock()
 		if defaultPolicies.of == nil {
 			defaultPolicies.of = map[awsiam.Role]awsiam.Policy{}

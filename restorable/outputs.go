@@ -13,10 +13,11 @@ import (
 // DatabaseClusterIdentifier), so it is easy to query and stable across
 // restores.
 func output(c constructs.Construct, name, description string, value *string) {
-	// Key names the output in the template, as OverrideLogicalId would, in
-	// one round trip to the jsii kernel instead of two (issue 24).
-	awscdk.NewCfnOutput(c, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description),
-		Key: jsii.String(outputPrefix(c) + name)})
+	// OverrideLogicalId, not CfnOutputProps.Key: Key renames the output in
+	// the template only, and the aws:cdk:logicalId metadata the CDK CLI
+	// maps to construct paths (cdk diff) would keep the generated ID.
+	o := awscdk.NewCfnOutput(c, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+	o.OverrideLogicalId(jsii.String(outputPrefix(c) + name))
 }
 
 // Stack outputs of a restorable cluster and file system: the output's logical

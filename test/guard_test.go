@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/jsii-runtime-go"
@@ -218,4 +219,21 @@ func TestConsentForAPathInNoStackFails(t *testing.T) {
 	stack, _ := newCluster(t, map[string]string{"OtherStack/Database.allowReplace": "otherstack-database-0123"})
 	msg := panicMessage(t, func() { templateJSON(t, stack) })
 	assert.Contains(t, msg, `context key "OtherStack/Database.allowReplace" names "OtherStack/Database", which is not a restorable Aurora cluster or file system or backup vault`)
+}
+
+func TestAnAppThatCustomizesItsRolesSynthesizes(t *testing.T) {
+	// GIVEN an app whose organisation pre-creates its IAM roles
+	// (awsiam.Role_CustomizeRoles: a role then hands its statements to the
+	// pre-created role and has no DefaultPolicy)
+	stack := newStack(t, nil)
+	awsiam.Role_CustomizeRoles(stack, &awsiam.CustomizeRolesOptions{PreventSynthesis: jsii.Bool(false)})
+	restorable.NewAuroraCluster(stack, jsii.String("Database"), &restorable.AuroraClusterProps{DatabaseClusterProps: clusterProps(stack)})
+	// WHEN it synthesizes
+	tmpl := templateJSON(t, stack)
+	// THEN the guard is there, and its statements went to the pre-created
+	// role's report, not into a policy of the template
+	_, guards := resourcesOfType(t, tmpl, contract.GuardResourceType)
+	assert.Len(t, guards, 1)
+	_, policies := resourcesOfType(t, tmpl, "AWS::IAM::Policy")
+	assert.Empty(t, policies)
 }

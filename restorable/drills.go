@@ -405,9 +405,7 @@ func restoreTestArn(stack awscdk.Stack, resource string) string {
 // function; and never on a live resource (an explicit deny on each drilled
 // resource's ARNs, filled in as resources join).
 func (d *drillValidation) grantDrill(stack awscdk.Stack) {
-	arn := func(service, resource string) string {
-		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	}
+	arn := func(service, resource string) string { return *stackArn(stack, service, resource) }
 	slash := func(service, resource string) string {
 		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ResourceName: jsii.String("*")})
 	}

@@ -73,9 +73,7 @@ func newRestoreService(stack awscdk.Stack) *restoreService {
 	})
 	s.fn.GrantInvoke(machine)
 	s.machineArn = machine.StateMachineArn()
-	arn := func(service, resource string) *string {
-		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	}
+	arn := func(service, resource string) *string { return stackArn(stack, service, resource) }
 	for _, st := range []*awsiam.PolicyStatementProps{
 		{Sid: jsii.String("RunTheRestore"), Actions: jsii.Strings("states:StartExecution"), Resources: &[]*string{arn("states", "stateMachine:"+machineName)}},
 		{Sid: jsii.String("StopTheRestore"), Actions: jsii.Strings("states:StopExecution", "states:DescribeExecution"), Resources: &[]*string{arn("states", "execution:"+machineName+":*")}},
@@ -159,9 +157,7 @@ func jsonNumber(n int) string {
 func (s *restoreService) grantRestore(c *FileSystem, r *fileSystemRestore) {
 	stack := s.stack
 	sid := func(name string) *string { return jsii.String(name + sidSuffix(c)) }
-	arn := func(service, resource string) string {
-		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	}
+	arn := func(service, resource string) string { return *stackArn(stack, service, resource) }
 	slash := func(service, resource string) string {
 		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ResourceName: jsii.String("*")})
 	}

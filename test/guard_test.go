@@ -227,13 +227,17 @@ func TestAnAppThatCustomizesItsRolesSynthesizes(t *testing.T) {
 	// pre-created role and has no DefaultPolicy)
 	stack := newStack(t, nil)
 	awsiam.Role_CustomizeRoles(stack, &awsiam.CustomizeRolesOptions{PreventSynthesis: jsii.Bool(false)})
-	restorable.NewAuroraCluster(stack, jsii.String("Database"), &restorable.AuroraClusterProps{DatabaseClusterProps: clusterProps(stack)})
+	restorable.NewAuroraCluster(stack, jsii.String("Database"), &restorable.AuroraClusterProps{DatabaseClusterProps: clusterProps(stack),
+		Protection: restorable.StackProtection(stack)})
 	// WHEN it synthesizes
 	tmpl := templateJSON(t, stack)
-	// THEN the guard is there, and its statements went to the pre-created
-	// role's report, not into a policy of the template
+	// THEN the guard and the backup plan are there, and the statements of
+	// the guard's and AWS Backup's roles went to the pre-created roles'
+	// report, not into a policy of the template
 	_, guards := resourcesOfType(t, tmpl, contract.GuardResourceType)
 	assert.Len(t, guards, 1)
+	_, plans := resourcesOfType(t, tmpl, "AWS::Backup::BackupPlan")
+	assert.Len(t, plans, 1)
 	_, policies := resourcesOfType(t, tmpl, "AWS::IAM::Policy")
 	assert.Empty(t, policies)
 }
